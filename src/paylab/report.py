@@ -1,0 +1,58 @@
+"""reports/index.html: one page linking every executed notebook, metrics file and figure."""
+
+from __future__ import annotations
+
+import html
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+from paylab.stages import flat_metrics
+
+_STYLE = """body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:1100px;color:#222}
+table{border-collapse:collapse;margin:.5rem 0 1.5rem}td,th{border:1px solid #ccc;padding:.25rem .6rem;text-align:right}
+th:first-child,td:first-child{text-align:left}figure{display:inline-block;margin:.4rem;width:320px;vertical-align:top}
+figure img{width:100%;border:1px solid #ddd}figcaption{font-size:.8rem}h2{border-bottom:2px solid #2a6;}"""
+
+
+def _metrics_table(data: dict) -> str:
+    """Model vs baseline vs oracle side by side when present, else one column of values."""
+    roles = [r for r in ("model", "baseline", "oracle") if isinstance(data.get(r), dict)]
+    if roles:
+        names = sorted({k for r in roles for k in data[r]})
+        head = "".join(f"<th>{r}</th>" for r in roles)
+        rows = "".join(
+            f"<tr><td>{html.escape(n)}</td>"
+            + "".join(f"<td>{_fmt(data[r].get(n))}</td>" for r in roles) + "</tr>" for n in names)
+        return f"<table><tr><th>metric</th>{head}</tr>{rows}</table>"
+    flat = flat_metrics(data)
+    rows = "".join(f"<tr><td>{html.escape(k)}</td><td>{_fmt(v)}</td></tr>" for k, v in flat.items())
+    return f"<table><tr><th>metric</th><th>value</th></tr>{rows}</table>"
+
+
+def _fmt(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return "" if value is None else html.escape(str(value))
+
+
+def build_index(reports: Path) -> Path:
+    """Write reports/index.html from what is in reports/ now; returns its path."""
+    parts = [f"<h1>PayLab reports</h1><p>Built {datetime.now(UTC):%Y-%m-%d %H:%M} UTC.</p>", "<h2>Notebooks</h2><ul>"]
+    for nb in sorted((reports / "notebooks").glob("*.html")):
+        parts.append(f'<li><a href="notebooks/{nb.name}">{html.escape(nb.stem)}</a></li>')
+    parts.append("</ul><h2>Metrics</h2>")
+    for path in sorted((reports / "metrics").glob("*.json")):
+        data = json.loads(path.read_text())
+        parts.append(f'<h3><a href="metrics/{path.name}">{path.stem}</a></h3>{_metrics_table(data)}')
+    parts.append("<h2>Figures</h2>")
+    for folder in sorted(p for p in (reports / "figures").glob("*") if p.is_dir()):
+        parts.append(f"<h3>{html.escape(folder.name)}</h3>")
+        for fig in sorted(folder.glob("*.png")):
+            rel = fig.relative_to(reports).as_posix()
+            parts.append(f'<figure><a href="{rel}"><img src="{rel}" alt="{fig.stem}"></a>'
+                         f"<figcaption>{html.escape(fig.stem)}</figcaption></figure>")
+    index = reports / "index.html"
+    index.write_text(f"<!doctype html><html><head><meta charset='utf-8'><title>PayLab reports</title>"
+                     f"<style>{_STYLE}</style></head><body>{''.join(parts)}</body></html>", encoding="utf-8")
+    return index

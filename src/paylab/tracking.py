@@ -1,0 +1,53 @@
+"""MLflow conventions: one sqlite store at the project root, one experiment per module, runs tagged with the
+git commit and the stage."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from contextlib import contextmanager
+from pathlib import Path
+
+from paylab.paths import project_root
+
+
+def tracking_uri(root: Path | None = None) -> str:
+    """`MLFLOW_TRACKING_URI` when set, else an absolute sqlite URI at the project root (shared by `dvc exp` runs)."""
+    if os.environ.get("MLFLOW_TRACKING_URI"):
+        return os.environ["MLFLOW_TRACKING_URI"]
+    return f"sqlite:///{(root or project_root()) / 'mlflow.db'}"
+
+
+def git_commit(root: Path | None = None) -> str:
+    """The checkout's HEAD commit, or "unknown" outside git."""
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root or project_root(), capture_output=True,
+                             text=True, check=True)
+        return out.stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def setup(module: str, root: Path | None = None) -> str:
+    """Point MLflow at the project store and select the module's experiment; returns the experiment name."""
+    import mlflow
+
+    root = root or project_root()
+    mlflow.set_tracking_uri(tracking_uri(root))
+    name = f"paylab-{module}"
+    if mlflow.get_experiment_by_name(name) is None:
+        mlflow.create_experiment(name, artifact_location=(root / "mlruns" / module).as_uri())
+    mlflow.set_experiment(name)
+    return name
+
+
+@contextmanager
+def stage_run(module: str, stage: str | None = None, root: Path | None = None, **tags: str):
+    """An MLflow run of one stage, tagged with the git commit and the stage name."""
+    import mlflow
+
+    root = root or project_root()
+    setup(module, root)
+    with mlflow.start_run(run_name=stage or module) as run:
+        mlflow.set_tags({"git_commit": git_commit(root), "stage": stage or module, **tags})
+        yield run
