@@ -38,9 +38,7 @@ def flat_metrics(data: dict, prefix: str = "") -> dict[str, float]:
         name = f"{prefix}{key}"
         if isinstance(value, dict):
             out.update(flat_metrics(value, name + "."))
-        elif isinstance(value, bool):
-            out[name] = float(value)
-        elif isinstance(value, int | float):
+        elif isinstance(value, bool | int | float):
             out[name] = float(value)
     return out
 

@@ -137,7 +137,7 @@ class FraudInjector:
         for year in np.unique(years):
             rows = np.flatnonzero(years == year)
             rate = YEARLY_FRAUD_RATE.get(int(year), YEARLY_FRAUD_RATE[max(YEARLY_FRAUD_RATE)])
-            target = rate / (1 - rate) * len(rows) / DETECTION
+            target = self.scale.fraud_boost * rate / (1 - rate) * len(rows) / DETECTION
             drift = 1 + 0.04 * (int(year) - 2010)
             for name, length in EPISODE_LENGTH.items():
                 scenario = getattr(self, name)

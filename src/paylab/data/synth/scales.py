@@ -20,6 +20,7 @@ class Scale:
     daily_rate: float  # mean transactions per active user per day
     n_tickers: int
     price_start: str
+    fraud_boost: float = 1.0  # tiny multiplies the fraud rate so that small tests see every scenario
 
     @property
     def days(self) -> pd.DatetimeIndex:
@@ -27,9 +28,9 @@ class Scale:
 
 
 SCALES: dict[str, Scale] = {
-    "tiny": Scale("tiny", 300, 1500, 12, "2018-11-01", "2019-10-31", 0.5, 20, "2018-01-01"),
+    "tiny": Scale("tiny", 300, 1500, 12, "2018-11-01", "2019-10-31", 0.5, 20, "2018-01-01", fraud_boost=4.0),
     "default": Scale("default", 2000, 15000, 52, "2017-01-01", "2019-10-31", 1.0, 100, "2015-01-01"),
-    "kaggle": Scale("kaggle", 2000, 74831, 52, "2010-01-01", "2019-10-31", 3.1, 100, "2010-01-01"),
+    "kaggle": Scale("kaggle", 2000, 74831, 52, "2010-01-01", "2019-10-31", 6.1, 100, "2010-01-01"),
 }
 # The real set's "today": ages in users_data.csv are counted to this year.
 REFERENCE_YEAR = 2019
