@@ -89,7 +89,7 @@ def test_dvc_repro_on_tiny_data(tmp_path, tiny_raw):
     root = _checkout_copy(tmp_path / "paylab")
     shutil.copytree(tiny_raw, root / "data" / "raw")
     env = _env(root)
-    add = subprocess.run([sys.executable, "-m", "dvc", "add", "-q", "data/raw"], cwd=root, env=env,
+    add = subprocess.run([sys.executable, "-m", "dvc", "commit", "-f", "-q", "data.dvc"], cwd=root, env=env,
                          capture_output=True, text=True)  # as a user does after dropping in new raw files
     assert add.returncode == 0, add.stderr
     run = subprocess.run([sys.executable, "-m", "dvc", "repro"], cwd=root, env=env, capture_output=True, text=True)
