@@ -1,0 +1,327 @@
+"""Shared metrics for every PayLab module (fraud, anomaly, churn, recsys, credit, quant).
+
+Binary classifiers: `roc_auc`, `average_precision`, `ks`, `gini`, `recall_at_fpr`, `lift_at`, `brier`,
+`calibration_table`, `card_precision_at_k` (Fraud Detection Handbook), and `classification_report` (a flat dict).
+Fraud business view: `cost_curve`, `optimal_threshold`.
+Recommenders (long frames of recommendations and relevant items): `precision_at_k`, `recall_at_k`, `ndcg_at_k`,
+`map_at_k`.  Quant (per-date cross sections): `ic_series`, `ic`, `rank_ic`, `icir`.
+
+Every metric of a single-class (or empty) sample is NaN, never an exception.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from sklearn import metrics as skm
+
+NAN = float("nan")
+
+
+# --- inputs -----------------------------------------------------------------------------------------------------
+
+def _binary(y, score) -> tuple[np.ndarray, np.ndarray]:
+    """(y as 0/1 int array, score as float array); errors name the problem and an example value."""
+    y = np.asarray(y)
+    score = np.asarray(score, dtype=float)
+    if y.shape != score.shape or y.ndim != 1:
+        raise ValueError(f"y and score must be 1-d arrays of one length, got shapes {y.shape} and {score.shape}")
+    if y.dtype.kind not in "biuf":
+        raise ValueError(f"y must be 0/1 or bool, got dtype {y.dtype} (e.g. {y[:1].tolist()})")
+    bad = ~np.isin(y, (0, 1))
+    if bad.any():
+        raise ValueError(f"y must be 0/1 or bool, got e.g. {y[bad][0]!r}")
+    if np.isnan(score).any():
+        raise ValueError(f"score has {int(np.isnan(score).sum())} NaN values (e.g. at index "
+                         f"{int(np.flatnonzero(np.isnan(score))[0])})")
+    return y.astype(np.int64), score
+
+
+def _two_classes(y: np.ndarray) -> bool:
+    return y.size > 0 and 0 < y.sum() < y.size
+
+
+def _pct(x: float) -> str:
+    """0.01 -> '1pct', 0.005 -> '0_5pct' (metric-name suffix)."""
+    return f"{x * 100:g}".replace(".", "_") + "pct"
+
+
+# --- ranking quality of a binary score -----------------------------------------------------------------------------
+
+def roc_auc(y, score) -> float:
+    y, score = _binary(y, score)
+    return float(skm.roc_auc_score(y, score)) if _two_classes(y) else NAN
+
+
+def average_precision(y, score) -> float:
+    y, score = _binary(y, score)
+    return float(skm.average_precision_score(y, score)) if _two_classes(y) else NAN
+
+
+def gini(y, score) -> float:
+    """2 AUC - 1."""
+    return 2.0 * roc_auc(y, score) - 1.0
+
+
+def _roc(y, score) -> tuple[np.ndarray, np.ndarray] | None:
+    y, score = _binary(y, score)
+    if not _two_classes(y):
+        return None
+    fpr, tpr, _ = skm.roc_curve(y, score, drop_intermediate=False)
+    return fpr, tpr
+
+
+def ks(y, score) -> float:
+    """Kolmogorov-Smirnov statistic: max over thresholds of TPR - FPR."""
+    roc = _roc(y, score)
+    return NAN if roc is None else float(np.max(roc[1] - roc[0]))
+
+
+def recall_at_fpr(y, score, fpr: float) -> float:
+    """Largest recall (TPR) reachable by a threshold whose false-positive rate is at most `fpr`."""
+    roc = _roc(y, score)
+    if roc is None:
+        return NAN
+    ok = roc[0] <= fpr + 1e-12
+    return float(roc[1][ok].max())
+
+
+def lift_at(y, score, share: float) -> float:
+    """Positive rate among the top `share` of scores divided by the overall positive rate."""
+    y, score = _binary(y, score)
+    if not _two_classes(y):
+        return NAN
+    k = max(1, int(np.ceil(share * y.size)))
+    top = np.argsort(-score, kind="stable")[:k]
+    return float(y[top].mean() / y.mean())
+
+
+# --- calibration ------------------------------------------------------------------------------------------------
+
+def brier(y, prob) -> float:
+    """Mean squared error of probabilities (NaN on an empty sample)."""
+    y, prob = _binary(y, prob)
+    return float(skm.brier_score_loss(y, prob)) if y.size else NAN
+
+
+def calibration_table(y, prob, n_bins: int = 10, strategy: str = "quantile") -> pd.DataFrame:
+    """Reliability bins: one row per non-empty bin with its range, count, mean probability and observed rate.
+
+    `strategy`: "uniform" (equal-width bins on [0, 1]) or "quantile" (equal-count bins).
+    """
+    y, prob = _binary(y, prob)
+    if strategy == "uniform":
+        edges = np.linspace(0.0, 1.0, n_bins + 1)
+    elif strategy == "quantile":
+        edges = np.unique(np.quantile(prob, np.linspace(0, 1, n_bins + 1))) if prob.size else np.array([0.0, 1.0])
+    else:
+        raise ValueError(f"calibration strategy must be 'uniform' or 'quantile', got {strategy!r}")
+    bins = np.clip(np.searchsorted(edges, prob, side="right") - 1, 0, len(edges) - 2)
+    frame = pd.DataFrame({"bin": bins, "prob": prob, "y": y})
+    table = frame.groupby("bin").agg(n=("y", "size"), mean_prob=("prob", "mean"), observed_rate=("y", "mean"))
+    table.insert(0, "lower", edges[table.index])
+    table.insert(1, "upper", edges[table.index + 1])
+    table["gap"] = table["observed_rate"] - table["mean_prob"]
+    return table.reset_index()
+
+
+# --- Card Precision@k -------------------------------------------------------------------------------------------
+
+def card_precision_at_k(score, label, card_id, day, k: int = 100, remove_detected: bool = True) -> float:
+    """Card Precision@k of the Fraud Detection Handbook, averaged over days.
+
+    Per day, each card gets its max score and is fraudulent if any of its transactions that day is; the top `k`
+    cards are the alerts and the day's precision is (fraudulent cards among them) / k. With `remove_detected`
+    (the Handbook's default), a card detected as compromised on an earlier day is no longer ranked.
+    """
+    label, score = _binary(label, score)
+    frame = pd.DataFrame({"day": np.asarray(day), "card": np.asarray(card_id), "score": score, "y": label})
+    if frame.empty:
+        return NAN
+    cards = frame.groupby(["day", "card"], sort=True).agg(score=("score", "max"), y=("y", "max")).reset_index()
+    cards = cards.sort_values(["day", "score", "card"], ascending=[True, False, True], kind="stable")
+    if not remove_detected:
+        top = cards.groupby("day", sort=True).head(k)
+        return float((top.groupby("day")["y"].sum() / k).mean())
+    detected: set = set()
+    precisions = []
+    for _, day_cards in cards.groupby("day", sort=True):
+        top = day_cards[~day_cards["card"].isin(detected)].head(k)
+        hits = top.loc[top["y"] == 1, "card"]
+        detected.update(hits.tolist())
+        precisions.append(len(hits) / k)
+    return float(np.mean(precisions))
+
+
+# --- report -----------------------------------------------------------------------------------------------------
+
+def classification_report(y, score, *, card_id=None, day=None, k: int = 100,
+                          fprs: Sequence[float] = (0.001, 0.01, 0.05), lift_shares: Sequence[float] = (0.01, 0.05),
+                          calibration: bool | None = None) -> dict[str, float]:
+    """Flat snake_case metrics of a binary score: n, positive_rate, roc_auc, average_precision, ks, gini,
+    recall_at_fpr_<x>pct, lift_at_<x>pct, brier (when scores are probabilities), card_precision_at_<k> (when
+    `card_id` and `day` are given)."""
+    y, score = _binary(y, score)
+    out: dict[str, float] = {
+        "n": int(y.size),
+        "n_positive": int(y.sum()),
+        "positive_rate": float(y.mean()) if y.size else NAN,
+        "roc_auc": roc_auc(y, score),
+        "average_precision": average_precision(y, score),
+        "ks": ks(y, score),
+        "gini": gini(y, score),
+    }
+    out.update({f"recall_at_fpr_{_pct(f)}": recall_at_fpr(y, score, f) for f in fprs})
+    out.update({f"lift_at_{_pct(s)}": lift_at(y, score, s) for s in lift_shares})
+    if calibration is None:
+        calibration = bool(score.size) and score.min() >= 0.0 and score.max() <= 1.0
+    if calibration:
+        out["brier"] = brier(y, score)
+    if (card_id is None) != (day is None):
+        raise ValueError("card precision needs both card_id and day")
+    if card_id is not None:
+        out[f"card_precision_at_{k}"] = card_precision_at_k(score, y, card_id, day, k=k)
+    return out
+
+
+# --- business view (fraud) --------------------------------------------------------------------------------------
+
+def cost_curve(y, score, amount, review_cost: float, fraud_loss_share: float = 1.0) -> pd.DataFrame:
+    """One row per threshold (every distinct score, plus "review nothing"): transactions with score >= threshold
+    are reviewed (each costs `review_cost`) and their frauds caught; a missed fraud costs `fraud_loss_share` of its
+    amount (refunds, negative amounts, count as 0).
+
+    Columns: threshold, reviews, review_rate, frauds_caught, fraud_amount_caught, fraud_amount_missed, recall,
+    amount_recall, cost.
+    """
+    y, score = _binary(y, score)
+    amount = np.clip(np.asarray(amount, dtype=float), 0.0, None)
+    if amount.shape != y.shape:
+        raise ValueError(f"amount must have the length of y ({y.size}), got {amount.shape}")
+    order = np.argsort(-score, kind="stable")
+    s, fraud_amt = score[order], (amount * y)[order]
+    last = np.r_[s[1:] != s[:-1], True] if s.size else np.zeros(0, bool)  # last row of each distinct score
+    reviews = np.r_[0, np.flatnonzero(last) + 1]
+    caught = np.r_[0, np.cumsum(y[order])[last]]
+    caught_amt = np.r_[0.0, np.cumsum(fraud_amt)[last]]
+    total_amt = fraud_amt.sum()
+    n = max(y.size, 1)
+    curve = pd.DataFrame({
+        "threshold": np.r_[np.inf, s[last]],
+        "reviews": reviews,
+        "review_rate": reviews / n,
+        "frauds_caught": caught,
+        "fraud_amount_caught": caught_amt,
+        "fraud_amount_missed": total_amt - caught_amt,
+        "recall": caught / y.sum() if y.sum() else NAN,
+        "amount_recall": caught_amt / total_amt if total_amt else NAN,
+    })
+    curve["cost"] = review_cost * curve["reviews"] + fraud_loss_share * curve["fraud_amount_missed"]
+    return curve
+
+
+def optimal_threshold(y, score, amount, review_cost: float, fraud_loss_share: float = 1.0) -> dict[str, float]:
+    """The cost-minimising row of `cost_curve` (the highest threshold among ties: fewest reviews) as a dict."""
+    curve = cost_curve(y, score, amount, review_cost, fraud_loss_share)
+    best = curve.iloc[int(np.argmin(curve["cost"].to_numpy()))]
+    return {key: float(value) for key, value in best.items()}
+
+
+# --- recommenders -----------------------------------------------------------------------------------------------
+
+def _topk_hits(recs: pd.DataFrame, truth: pd.DataFrame, k: int, user: str, item: str,
+               score: str) -> tuple[pd.DataFrame, pd.Series]:
+    """(top-k recommendations per truth user with `rank` 1..k and `hit`, number of relevant items per user)."""
+    truth = truth[[user, item]].drop_duplicates()
+    n_rel = truth.groupby(user).size()
+    top = recs[recs[user].isin(n_rel.index)][[user, item, score]].drop_duplicates([user, item])
+    top = top.sort_values([user, score, item], ascending=[True, False, True], kind="stable")
+    top["rank"] = top.groupby(user).cumcount() + 1
+    top = top[top["rank"] <= k]
+    top = top.merge(truth.assign(hit=1), on=[user, item], how="left")
+    top["hit"] = top["hit"].fillna(0).astype(int)
+    return top, n_rel
+
+
+def _per_user_mean(values: pd.Series, n_rel: pd.Series) -> float:
+    """Mean over every user with relevant items (users without recommendations count 0)."""
+    if n_rel.empty:
+        return NAN
+    return float(values.reindex(n_rel.index).fillna(0.0).mean())
+
+
+def precision_at_k(recs: pd.DataFrame, truth: pd.DataFrame, k: int = 10, *, user: str = "user",
+                   item: str = "item", score: str = "score") -> float:
+    """Mean over users of (relevant items in the top k) / k.
+
+    `recs`: one row per (user, item) with a `score` (higher first); `truth`: one row per relevant (user, item).
+    Users are those of `truth`; a user without recommendations scores 0.
+    """
+    top, n_rel = _topk_hits(recs, truth, k, user, item, score)
+    return _per_user_mean(top.groupby(user)["hit"].sum() / k, n_rel)
+
+
+def recall_at_k(recs: pd.DataFrame, truth: pd.DataFrame, k: int = 10, *, user: str = "user",
+                item: str = "item", score: str = "score") -> float:
+    """Mean over users of (relevant items in the top k) / (relevant items)."""
+    top, n_rel = _topk_hits(recs, truth, k, user, item, score)
+    return _per_user_mean(top.groupby(user)["hit"].sum() / n_rel, n_rel)
+
+
+def ndcg_at_k(recs: pd.DataFrame, truth: pd.DataFrame, k: int = 10, *, user: str = "user",
+              item: str = "item", score: str = "score") -> float:
+    """Mean over users of DCG@k / ideal DCG@k with binary relevance (gain 1 / log2(rank + 1))."""
+    top, n_rel = _topk_hits(recs, truth, k, user, item, score)
+    dcg = (top["hit"] / np.log2(top["rank"] + 1)).groupby(top[user]).sum()
+    discounts = np.cumsum(1.0 / np.log2(np.arange(2, k + 2)))
+    idcg = pd.Series(discounts[np.minimum(n_rel.to_numpy(), k) - 1], index=n_rel.index)
+    return _per_user_mean(dcg / idcg, n_rel)
+
+
+def map_at_k(recs: pd.DataFrame, truth: pd.DataFrame, k: int = 10, *, user: str = "user",
+             item: str = "item", score: str = "score") -> float:
+    """Mean over users of AP@k = sum over hits at rank r <= k of precision@r, divided by min(relevant, k)."""
+    top, n_rel = _topk_hits(recs, truth, k, user, item, score)
+    precision_at_r = top.groupby(user)["hit"].cumsum() / top["rank"]
+    ap = (precision_at_r * top["hit"]).groupby(top[user]).sum() / np.minimum(n_rel, k)
+    return _per_user_mean(ap, n_rel)
+
+
+# --- information coefficient (quant) ----------------------------------------------------------------------------
+
+def ic_series(date, prediction, target, method: str = "pearson") -> pd.Series:
+    """Per-date cross-sectional correlation of prediction and target ("pearson" or "spearman"); NaN where a date
+    has fewer than 2 usable rows or no variance. Rows with a NaN prediction or target are ignored."""
+    if method not in ("pearson", "spearman"):
+        raise ValueError(f"IC method must be 'pearson' or 'spearman', got {method!r}")
+    frame = pd.DataFrame({"date": np.asarray(date), "x": np.asarray(prediction, dtype=float),
+                          "y": np.asarray(target, dtype=float)}).dropna(subset=["x", "y"])
+    if method == "spearman":
+        frame[["x", "y"]] = frame.groupby("date")[["x", "y"]].rank()
+    groups = frame.groupby("date", sort=True)
+    dx = frame["x"] - groups["x"].transform("mean")
+    dy = frame["y"] - groups["y"].transform("mean")
+    sums = pd.DataFrame({"date": frame["date"], "xy": dx * dy, "xx": dx * dx, "yy": dy * dy}).groupby("date").sum()
+    denom = np.sqrt(sums["xx"] * sums["yy"])
+    return (sums["xy"] / denom.where(denom > 1e-12)).rename(f"ic_{method}")
+
+
+def ic(date, prediction, target) -> float:
+    """Mean per-date Pearson IC."""
+    s = ic_series(date, prediction, target, "pearson").dropna()
+    return float(s.mean()) if len(s) else NAN
+
+
+def rank_ic(date, prediction, target) -> float:
+    """Mean per-date Spearman (rank) IC."""
+    s = ic_series(date, prediction, target, "spearman").dropna()
+    return float(s.mean()) if len(s) else NAN
+
+
+def icir(date, prediction, target, method: str = "spearman") -> float:
+    """Mean / standard deviation (ddof 1) of the per-date IC; NaN with fewer than 2 dates or no variation."""
+    s = ic_series(date, prediction, target, method).dropna()
+    sd = s.std(ddof=1) if len(s) > 1 else NAN
+    return float(s.mean() / sd) if sd and np.isfinite(sd) and sd > 0 else NAN
