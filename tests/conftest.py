@@ -41,3 +41,14 @@ def samples() -> Path:
     if not SAMPLES.is_dir():
         pytest.skip(f"no Kaggle format samples at {SAMPLES}")
     return SAMPLES
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """One local Spark session for the whole test session (starting one takes ~8 s)."""
+    from paylab.features.spark_engine import spark_session
+    from paylab.features.spec import FeatureConfig
+
+    session = spark_session(FeatureConfig(spark={"master": "local[2]", "shuffle_partitions": 2}))
+    yield session
+    session.stop()

@@ -1,0 +1,218 @@
+"""Feature engines on the same data: default engine, Spark engine, online engine and a pandas groupby-rolling
+baseline of the window features. Prints what it measures; the last line is one JSON object of the figures.
+
+    python benchmarks/features.py --scale {tiny,default,kaggle} [--spark-rows N] [--online-rows N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import psutil
+
+SCALES = {"tiny": 20_000, "default": 1_000_000, "kaggle": 13_305_915}  # fallback sizes without the generator
+WINDOWS = ("1h", "24h", "7d", "30d")
+
+
+def make_data(scale: str, work: Path) -> tuple[Path, str]:
+    """Interim tables from the project generator + ingest when available, else paylab.features.synthetic."""
+    interim = work / "interim"
+    try:
+        from paylab.data.ingest import ingest
+        from paylab.data.synth import generate
+
+        generate(scale=scale, seed=42, out=work / "raw", progress=False)
+        ingest(work / "raw", interim, None)
+        return interim, "paylab.data.synth + ingest"
+    except ImportError:
+        from paylab.features.synthetic import write_interim
+
+        n = SCALES[scale]
+        write_interim(interim, n_rows=n, n_cards=max(300, n // 2_000), seed=42, days=365 * 10 if n > 1e6 else 365)
+        return interim, "paylab.features.synthetic (generator not available)"
+
+
+class PeakMemory:
+    """Peak RSS of this process and its children (the Spark JVM), sampled every 50 ms."""
+
+    def __enter__(self) -> PeakMemory:
+        self.peak, self._stop = 0, threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        me = psutil.Process()
+        while not self._stop.is_set():
+            try:
+                rss = me.memory_info().rss + sum(c.memory_info().rss for c in me.children(recursive=True))
+            except psutil.Error:
+                rss = 0
+            self.peak = max(self.peak, rss)
+            time.sleep(0.05)
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def measure(engine: str, interim: Path, out: Path, online_rows: int) -> dict:
+    """Run one engine in this (fresh) process; seconds, rows and peak memory."""
+    from paylab.features import build_features
+
+    rows = pl.scan_parquet(interim / "transactions.parquet").select(pl.len()).collect().item()
+    _warm_imports(engine)
+    with PeakMemory() as mem:
+        start = time.perf_counter()
+        extra = {}
+        if engine in ("polars", "spark"):
+            build_features(interim, out, {"engine": engine, "spark": {"master": "local[*]"}})
+        elif engine == "polars_windows":
+            extra = _default_windows(interim)
+        elif engine == "pandas":
+            _pandas_windows(interim)
+        elif engine == "online":
+            extra = _online(interim, online_rows)
+        seconds = time.perf_counter() - start
+    if engine == "online":
+        rows = extra["warm"] + extra["measured"]
+    return {"seconds": seconds, "rows": rows, "peak_mb": mem.peak / 2**20, **extra}
+
+
+def _warm_imports(engine: str) -> None:
+    """Imports and the numba cache load are not part of the measured work."""
+    if engine == "pandas":
+        import pandas  # noqa: F401
+    elif engine != "spark":
+        from paylab.features import compute_features, online  # noqa: F401
+        from paylab.features.synthetic import make_interim
+
+        compute_features(make_interim(n_rows=200, n_cards=5, seed=0))
+
+
+def _pandas_windows(interim: Path) -> None:
+    """Baseline: pandas groupby-rolling count/sum/mean/max of amount per card and client over 4 windows."""
+    import pandas as pd
+
+    tx = pd.read_parquet(interim / "transactions.parquet", columns=["timestamp", "card_id", "client_id", "amount"])
+    for key in ("card_id", "client_id"):
+        df = tx.sort_values([key, "timestamp"], kind="stable")
+        for window in WINDOWS:
+            rolling = df.groupby(key).rolling(window, on="timestamp", closed="left")["amount"]
+            rolling.agg(["count", "sum", "mean", "max"])
+
+
+def _default_windows(interim: Path) -> dict:
+    """The default engine on the same window work (plus distinct merchants and MCCs)."""
+    from paylab.features import polars_engine
+    from paylab.features.spec import ENTITIES, FeatureConfig
+
+    cfg = FeatureConfig(windows=WINDOWS)
+    ctx = polars_engine.Context(polars_engine.prepare(pl.read_parquet(interim / "transactions.parquet")), cfg)
+    for entity in ENTITIES:
+        for window, width in cfg.velocity_windows():
+            polars_engine.velocity_block(ctx, entity, window, width)
+    return {}
+
+
+def _online(interim: Path, online_rows: int) -> dict:
+    """Warm the state on the preceding rows, then time features() of `online_rows` transactions: wall clock and
+    thread CPU time (the machine is shared: CPU time leaves out time spent descheduled)."""
+    import gc
+
+    from paylab.features import OnlineFeatures
+
+    tx = pl.read_parquet(interim / "transactions.parquet")
+    warm = min(tx.height - online_rows, 300_000)
+    rows = list(tx.tail(warm + online_rows).iter_rows(named=True))
+    engine = OnlineFeatures(pl.read_parquet(interim / "cards.parquet"), pl.read_parquet(interim / "users.parquet"))
+    for txn in rows[:warm]:
+        engine.update(txn)
+    gc.collect()
+    gc.freeze()  # a long-lived service moves its warm state out of the collector's way
+    wall, cpu = [], []
+    for txn in rows[warm:]:
+        w, c = time.perf_counter(), time.thread_time()
+        engine.features(txn)
+        cpu.append(time.thread_time() - c)
+        wall.append(time.perf_counter() - w)
+        engine.update(txn)
+    return {"p50_ms": float(np.percentile(wall, 50) * 1e3), "p99_ms": float(np.percentile(wall, 99) * 1e3),
+            "p99_cpu_ms": float(np.percentile(cpu, 99) * 1e3), "measured": len(wall), "warm": warm}
+
+
+def run_child(engine: str, interim: Path, out: Path, online_rows: int) -> dict:
+    cmd = [sys.executable, __file__, "--measure", engine, "--interim", str(interim), "--out", str(out),
+           "--online-rows", str(online_rows)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if proc.returncode:
+        raise RuntimeError(f"{engine} failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def subset(interim: Path, rows: int, out: Path) -> Path:
+    """The first `rows` transactions (time order) with all cards and users."""
+    out.mkdir(parents=True, exist_ok=True)
+    pl.scan_parquet(interim / "transactions.parquet").head(rows).sink_parquet(out / "transactions.parquet")
+    for name in ("cards", "users"):
+        (out / f"{name}.parquet").write_bytes((interim / f"{name}.parquet").read_bytes())
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", choices=list(SCALES), default="tiny")
+    parser.add_argument("--spark-rows", type=int, default=200_000, help="Spark runs on the first N rows")
+    parser.add_argument("--online-rows", type=int, default=20_000)
+    parser.add_argument("--measure", help=argparse.SUPPRESS)
+    parser.add_argument("--interim", help=argparse.SUPPRESS)
+    parser.add_argument("--out", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    from paylab.features import feature_names
+
+    if args.measure:
+        print(json.dumps(measure(args.measure, Path(args.interim), Path(args.out), args.online_rows)))
+        return
+
+    with tempfile.TemporaryDirectory(prefix="paylab-bench-") as tmp:
+        work = Path(tmp)
+        start = time.perf_counter()
+        interim, source = make_data(args.scale, work)
+        n = pl.scan_parquet(interim / "transactions.parquet").select(pl.len()).collect().item()
+        print(f"data: {n:,} transactions from {source} in {time.perf_counter() - start:.1f}s", flush=True)
+        figures: dict = {"scale": args.scale, "rows": n, "data_source": source}
+        for engine in ("polars", "polars_windows", "pandas", "online", "spark"):
+            data = interim
+            if engine == "spark" and n > args.spark_rows:
+                data = subset(interim, args.spark_rows, work / "spark_interim")
+            r = run_child(engine, data, work / f"{engine}.parquet", args.online_rows)
+            rate = r["rows"] / r["seconds"]
+            figures[engine] = {"rows": r["rows"], "seconds": round(r["seconds"], 2), "rows_per_s": round(rate),
+                               "peak_mb": round(r["peak_mb"])}
+            line = (f"{engine:15s} {r['rows']:>11,} rows {r['seconds']:8.2f}s {rate:>12,.0f} rows/s "
+                    f"peak {r['peak_mb']:,.0f} MB")
+            if engine == "online":
+                figures[engine].update({k: round(r[k], 4) for k in ("p50_ms", "p99_ms", "p99_cpu_ms")})
+                line += (f"  features() of {r['measured']:,} after {r['warm']:,} warm: p50 {r['p50_ms']:.3f} ms, "
+                         f"p99 {r['p99_ms']:.3f} ms wall, {r['p99_cpu_ms']:.3f} ms CPU")
+            print(line, flush=True)
+        base = figures["pandas"]["rows_per_s"]
+        figures["ratio_engine_vs_baseline"] = round(figures["polars"]["rows_per_s"] / base, 2)
+        figures["ratio_windows_vs_baseline"] = round(figures["polars_windows"]["rows_per_s"] / base, 2)
+        print(f"default engine (all {len(feature_names())} features, "
+              f"read + write) / pandas baseline (32 window aggregates): {figures['ratio_engine_vs_baseline']}x; "
+              f"same window work: {figures['ratio_windows_vs_baseline']}x", flush=True)
+        print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,84 @@
+"""Read data/interim, run the default engine block by block, write one row per transaction."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from paylab.features import polars_engine
+from paylab.features.spec import KEY_COLUMNS, FeatureConfig, feature_list, ratio_specs
+
+POLARS_TYPES = {"f64": pl.Float64, "i64": pl.Int64, "bool": pl.Boolean, "str": pl.String}
+TABLES = ("transactions", "cards", "users")
+ROW_GROUP = 1 << 20
+
+
+def read_interim(interim_dir: Path) -> dict[str, pl.DataFrame]:
+    """transactions, cards and users from data/interim (names the missing file)."""
+    tables = {}
+    for name in TABLES:
+        path = Path(interim_dir) / f"{name}.parquet"
+        if not path.exists():
+            raise FileNotFoundError(f"features: missing {path} (run `paylab ingest` first)")
+        tables[name] = pl.read_parquet(path)
+    return tables
+
+
+def conform(block: pl.DataFrame, cfg: FeatureConfig) -> pl.DataFrame:
+    """Cast a block's feature columns to their spec dtypes (keys unchanged)."""
+    dtypes = {f.name: POLARS_TYPES[f.dtype] for f in feature_list(cfg)}
+    return block.with_columns(pl.col(c).cast(dtypes[c]) for c in block.columns if c in dtypes)
+
+
+def output_columns(cfg: FeatureConfig) -> list[str]:
+    return [*KEY_COLUMNS, *(f.name for f in feature_list(cfg))]
+
+
+def compute(tables: dict[str, pl.DataFrame], cfg: FeatureConfig) -> pl.DataFrame:
+    """All features in memory (tests, notebooks, small data)."""
+    frame = pl.concat([conform(b, cfg) for b in polars_engine.blocks(tables, cfg)], how="horizontal")
+    ratios = conform(polars_engine.ratio_block(frame, cfg), cfg)
+    return frame.hstack(ratios).select(output_columns(cfg))
+
+
+class _Spill:
+    """Blocks written to uncompressed Arrow IPC files, memory-mapped back and stitched into parquet row groups."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.tmp, self.files = tmp, {}
+
+    def add(self, block: pl.DataFrame) -> None:
+        path = self.tmp / f"block{len(set(self.files.values())):03d}.arrow"
+        block.write_ipc(path, compression="uncompressed")
+        self.files.update({c: path for c in block.columns})
+
+    def _tables(self) -> dict[Path, pa.Table]:
+        return {p: pa.ipc.open_file(pa.memory_map(str(p))).read_all() for p in dict.fromkeys(self.files.values())}
+
+    def read(self, columns: Iterable[str]) -> pl.DataFrame:
+        tables = self._tables()
+        return pl.from_arrow(pa.table({c: tables[self.files[c]].column(c) for c in columns}))
+
+    def stitch(self, out_path: Path, columns: list[str]) -> None:
+        tables = self._tables()
+        table = pa.table({c: tables[self.files[c]].column(c) for c in columns})  # zero-copy views of the maps
+        with pq.ParquetWriter(out_path, table.schema, compression="snappy") as writer:
+            for start in range(0, max(table.num_rows, 1), ROW_GROUP):
+                writer.write_table(table.slice(start, ROW_GROUP))
+
+
+def build_polars(tables: dict[str, pl.DataFrame], out_path: Path, cfg: FeatureConfig) -> None:
+    """Default engine with bounded memory: each block goes to disk as soon as it is computed."""
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=out_path.parent, prefix=".features-") as tmp:
+        spill = _Spill(Path(tmp))
+        for block in polars_engine.blocks(tables, cfg):
+            spill.add(conform(block, cfg))
+        needed = dict.fromkeys(c for _, num, den in ratio_specs(cfg) for c in (num, den))
+        spill.add(conform(polars_engine.ratio_block(spill.read(needed), cfg), cfg))
+        spill.stitch(out_path, output_columns(cfg))

@@ -1,0 +1,29 @@
+"""The Streamlit home page renders what the stages measured."""
+
+import json
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+APP = str(Path(__file__).resolve().parents[1] / "app" / "Home.py")
+
+
+def test_home_without_reports_asks_for_make_repro(tmp_path, monkeypatch):
+    monkeypatch.setenv("PAYLAB_ROOT", str(tmp_path))
+    at = AppTest.from_file(APP).run(timeout=30)
+    assert not at.exception
+    assert "make repro" in at.warning[0].value
+
+
+def test_home_shows_metrics_of_each_stage(tmp_path, monkeypatch):
+    metrics = tmp_path / "reports" / "metrics"
+    metrics.mkdir(parents=True)
+    (metrics / "eda.json").write_text(json.dumps({"n_transactions": 123, "fraud_rate_labeled": 0.002}))
+    (metrics / "fraud.json").write_text(json.dumps({"model": {"roc_auc": 0.9}, "baseline": {"roc_auc": 0.7}}))
+    monkeypatch.setenv("PAYLAB_ROOT", str(tmp_path))
+    at = AppTest.from_file(APP).run(timeout=30)
+    assert not at.exception
+    assert [e.label for e in at.expander] == ["eda", "fraud"]
+    tables = [df.value for df in at.dataframe]
+    assert tables[0].loc["n_transactions", "value"] == 123
+    assert list(tables[1].columns) == ["model", "baseline"]
