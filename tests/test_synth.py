@@ -185,3 +185,14 @@ def test_loans_and_prices_carry_their_planted_signal(tiny_raw):
     both = exp.merge(nxt, on=["date", "ticker"]).dropna()
     ic = [d["expected_return"].corr(d["next_return"], method="spearman") for _, d in both.groupby("date")]
     assert np.nanmean(ic) > 0.01
+
+
+def test_every_generated_row_passes_ingest(tiny_raw, tiny_interim):
+    report = json.loads((tiny_raw.parent / "ingest.json").read_text())
+    for name, counts in report["files"].items():
+        if counts.get("present", True):
+            assert counts["quarantined"] == 0, f"{name}: {counts}"
+            assert counts["read"] == counts["accepted"] > 0, name
+    tx = pd.read_parquet(tiny_interim / "transactions.parquet")
+    assert set(tx["label"]) == {"fraud", "legit", "unlabeled"}
+    assert len(tx) == len(pd.read_csv(tiny_raw / "transactions_data.csv", usecols=["id"]))
