@@ -4,7 +4,9 @@ SHELL := /bin/bash
 VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 STAMP := $(VENV)/.setup-stamp
-UV := python3 -m uv
+# the interpreter that bootstraps uv, resolved before .venv/bin goes first on PATH
+SYS_PYTHON := $(shell command -v python3.11 || command -v python3)
+UV := $(SYS_PYTHON) -m uv
 export PATH := $(BIN):$(PATH)
 export PYTHONHASHSEED := 0
 # scale and seed come from params.yaml (data.scale, seed) unless given: `make data SCALE=tiny`
@@ -16,7 +18,7 @@ help:  ## list the verbs
 
 setup: $(STAMP)  ## .venv from requirements.lock + the `paylab` Jupyter kernel
 $(STAMP): requirements.lock pyproject.toml
-	@python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet "uv>=0.5"
+	@$(UV) --version >/dev/null 2>&1 || $(SYS_PYTHON) -m pip install --quiet "uv>=0.5"
 	$(UV) venv --allow-existing --python 3.11 $(VENV)
 	VIRTUAL_ENV=$(VENV) $(UV) pip sync --require-hashes requirements.lock
 	VIRTUAL_ENV=$(VENV) $(UV) pip install --no-deps -e .
