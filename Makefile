@@ -20,8 +20,8 @@ setup: $(STAMP)  ## .venv from requirements.lock + the `paylab` Jupyter kernel
 $(STAMP): requirements.lock pyproject.toml
 	@$(UV) --version >/dev/null 2>&1 || $(SYS_PYTHON) -m pip install --quiet "uv>=0.5"
 	$(UV) venv --allow-existing --python 3.11 $(VENV)
-	VIRTUAL_ENV=$(VENV) $(UV) pip sync --require-hashes requirements.lock
-	VIRTUAL_ENV=$(VENV) $(UV) pip install --no-deps -e .
+	$(UV) pip sync --python $(VENV)/bin/python --require-hashes requirements.lock
+	$(UV) pip install --python $(VENV)/bin/python --no-deps -e .
 	$(BIN)/python -m ipykernel install --sys-prefix --name paylab --display-name "PayLab (Python 3.11)"
 	@command -v java >/dev/null || echo "WARNING: no java on PATH: PySpark needs Java 17 (apt-get install openjdk-17-jre-headless)"
 	touch $(STAMP)
