@@ -38,7 +38,7 @@ def _finalize(rng: np.random.Generator, tx: pd.DataFrame, pop, scale: Scale) -> 
     tx["date"] = np.datetime64(scale.start, "m") + tx["minute"].to_numpy().astype("timedelta64[m]")
     tx["card_id"] = pop.cards["id"].to_numpy()[tx["card_row"].to_numpy()]
     m = pop.merchants.iloc[tx["merchant_row"].to_numpy()]
-    for col in ("merchant_id", "merchant_city", "merchant_state", "zip", "mcc"):
+    for col in ("merchant_id", "merchant_city", "merchant_state", "zip", "mcc", "foreign"):
         tx[col] = m[col].to_numpy()
     tx["is_fraud_label"] = rng.random(len(tx)) < tx["fraud_probability"].to_numpy()
     tx["labeled"] = rng.random(len(tx)) < LABELED_SHARE
@@ -48,8 +48,7 @@ def _finalize(rng: np.random.Generator, tx: pd.DataFrame, pop, scale: Scale) -> 
 def _summary(tx: pd.DataFrame, loans: pd.DataFrame, prices: pd.DataFrame, scale: Scale, seed: int) -> dict:
     lab = tx[tx["labeled"]]
     fraud = lab["is_fraud_label"]
-    intl = lab["merchant_state"].notna() & ~lab["merchant_state"].isin(
-        [s for s in lab["merchant_state"].dropna().unique() if len(s) == 2])
+    intl = lab["foreign"].to_numpy()
     return {
         "scale": scale.name, "seed": seed,
         "transactions": len(tx), "users": int(tx["client_id"].nunique()), "cards": int(tx["card_id"].nunique()),
@@ -90,8 +89,7 @@ def generate(scale: str = "default", seed: int = 42, out: Path | str = "data/raw
     writer.write_users(pop.users, out / "users_data.csv")
     writer.write_mcc_codes(out / "mcc_codes.json")
     loans.to_csv(out / "loans.csv", index=False, float_format="%.2f")
-    pl_prices = prices.copy()
-    pl_prices.to_csv(out / "prices.csv", index=False, float_format="%.2f")
+    prices.to_csv(out / "prices.csv", index=False, float_format="%.2f")
     steps.update()
 
     o = out / "oracle"

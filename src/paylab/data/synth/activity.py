@@ -32,14 +32,15 @@ def amount_level(days: pd.DatetimeIndex | np.ndarray) -> np.ndarray:
     return np.asarray(1.025 ** years)
 
 
+_MCC_MEDIAN = np.zeros(10_000)
+_MCC_SIGMA = np.zeros(10_000)
+for _code, (_, _, _median, _sigma) in MCCS.items():
+    _MCC_MEDIAN[_code], _MCC_SIGMA[_code] = _median, _sigma
+
+
 def draw_amounts(rng: np.random.Generator, mcc: np.ndarray, scale_factor: np.ndarray) -> np.ndarray:
     """Lognormal amounts around each MCC's median, times a per-transaction factor (income, inflation)."""
-    codes = np.array(list(MCCS))
-    order = np.argsort(codes)
-    pos = order[np.searchsorted(codes[order], mcc)]
-    median = np.array([v[2] for v in MCCS.values()])[pos]
-    sigma = np.array([v[3] for v in MCCS.values()])[pos]
-    return np.maximum(np.round(median * scale_factor * np.exp(rng.normal(0, sigma)), 2), 0.5)
+    return np.maximum(np.round(_MCC_MEDIAN[mcc] * scale_factor * np.exp(rng.normal(0, _MCC_SIGMA[mcc])), 2), 0.5)
 
 
 def draw_errors(rng: np.random.Generator, n: int, multipliers: dict[str, np.ndarray | float] | None = None):
@@ -70,6 +71,7 @@ class ActivityGenerator:
         m = pop.merchants
         self.m_online = np.flatnonzero(m["online"].to_numpy())
         self.m_foreign = np.flatnonzero(m["foreign"].to_numpy())
+        self.foreign_city = m["foreign_idx"].to_numpy()
         city = m["city_idx"].to_numpy()
         self.m_by_city = {c: np.flatnonzero(city == c) for c in range(scale.n_cities)}
         self.log_pop = np.log(m["popularity"].to_numpy())
@@ -110,10 +112,10 @@ class ActivityGenerator:
         """Destination per day: -1 at home, a US city index, or 1000 + a foreign city index."""
         rng, dest = self.rng, np.full(self.n_days, -1)
         n_trips = rng.poisson(u.trips_per_year * self.n_days / 365.25)
+        other_cities = [c for c in self.m_by_city if c != u.home_city and len(self.m_by_city[c])]
         for start in rng.integers(0, self.n_days, n_trips):
             length = 2 + rng.geometric(0.3)
             abroad = rng.random() < ABROAD_SHARE
-            other_cities = [c for c in self.m_by_city if c != u.home_city and len(self.m_by_city[c])]
             if abroad:
                 place = 1000 + rng.integers(0, len(FOREIGN_CITIES))
             elif other_cities:
@@ -125,12 +127,11 @@ class ActivityGenerator:
 
     def _trip_merchants(self, places: np.ndarray) -> np.ndarray:
         """In-person merchants at each trip destination, by popularity."""
-        m = self.pop.merchants
         out = np.empty(len(places), dtype=np.int64)
         for place in np.unique(places):
             idx = np.flatnonzero(places == place)
             if place >= 1000:
-                cand = self.m_foreign[m["foreign_idx"].to_numpy()[self.m_foreign] == place - 1000]
+                cand = self.m_foreign[self.foreign_city[self.m_foreign] == place - 1000]
                 if not len(cand):
                     cand = self.m_foreign
             else:

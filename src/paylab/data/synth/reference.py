@@ -224,5 +224,3 @@ ERRORS: dict[str, float] = {
     "Bad CVV": 0.00045, "Bad Card Number": 0.0005, "Bad Expiration": 0.00045, "Bad PIN": 0.0024,
     "Bad Zipcode": 0.00009, "Insufficient Balance": 0.0095, "Technical Glitch": 0.002,
 }
-
-US_STATE_CODES = frozenset({s for _, s, *_ in US_CITIES})
