@@ -4,6 +4,8 @@
         --interim data/interim --out data/processed/features.parquet [--params params.yaml]
 
 The master given to spark-submit wins; without spark-submit, `features.spark.master` from params.yaml is used.
+The executors run the default engine's code on client partitions: their Python (PYSPARK_PYTHON) needs polars, numba
+and pyarrow (requirements.lock), e.g. a packed venv shipped with --archives.
 """
 
 from __future__ import annotations

@@ -52,3 +52,13 @@ def spark():
     session = spark_session(FeatureConfig(spark={"master": "local[2]", "shuffle_partitions": 2}))
     yield session
     session.stop()
+
+
+@pytest.fixture(scope="session")
+def tiny_features(tiny_interim) -> Path:
+    """data/processed/features.parquet of the tiny data (default engine)."""
+    from paylab.features import build_features
+
+    out = tiny_interim.parent / "processed" / "features.parquet"
+    build_features(tiny_interim, out, {})
+    return out

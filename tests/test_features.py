@@ -70,6 +70,79 @@ def test_online_engine_matches_batch(tables, batch):
     assert compare(batch, online, CFG) == {}
 
 
+def _later_features(engine, rows: list[dict]) -> list[dict]:
+    """Features of `rows` from the engine's state, the state left unchanged."""
+    return [engine.features(t) for t in rows]
+
+
+def test_online_late_labels_in_any_order_equal_inline_labels(small):
+    rows = list(small["transactions"].sort("timestamp", "transaction_id").iter_rows(named=True))
+    k = 2_000
+    inline = OnlineFeatures(small["cards"], small["users"], {})
+    want = [inline.process(t) for t in rows][k:]
+    late = OnlineFeatures(small["cards"], small["users"], {})
+    for i, t in enumerate(rows[:k]):  # labels withheld: None or "unlabeled"
+        late.update({**t, "label": None if i % 2 else "unlabeled"})
+    labeled = [t for t in rows[:k] if t["label"] in ("fraud", "legit")]
+    assert {t["label"] for t in labeled} == {"fraud", "legit"}
+    for i in np.random.default_rng(0).permutation(len(labeled)):
+        late.add_label(labeled[i], labeled[i]["label"])
+    got = [late.process(t) for t in rows[k:]]
+    assert got == want
+    assert any(row["merchant_risk_nlabeled_30d"] for row in got)
+
+
+def test_online_second_label_replaces_the_first(small):
+    rows = list(small["transactions"].sort("timestamp", "transaction_id").iter_rows(named=True))
+    k = 2_000
+    flip = {"fraud": "legit", "legit": "fraud"}
+
+    def engine(label):
+        e = OnlineFeatures(small["cards"], small["users"], {})
+        for t in rows[:k]:
+            e.update({**t, "label": label(t)})
+        return e
+
+    truth = _later_features(engine(lambda t: t["label"]), rows[k:])
+    flipped = _later_features(engine(lambda t: flip.get(t["label"], t["label"])), rows[k:])
+    assert truth != flipped
+    relabeled = engine(lambda t: t["label"])
+    labeled = [t for t in rows[:k] if t["label"] in flip]
+    for t in reversed(labeled):  # replace every inline label (newest first), then replace the replacement
+        relabeled.add_label(t, flip[t["label"]])
+    assert _later_features(relabeled, rows[k:]) == flipped
+    for t in labeled:
+        relabeled.add_label(t, t["label"])
+        relabeled.add_label(t, t["label"])  # the same label twice: no change
+    assert _later_features(relabeled, rows[k:]) == truth
+    with pytest.raises(ValueError, match="unlabeled"):
+        relabeled.add_label(rows[0], "unlabeled")
+
+
+def test_label_log_any_insert_order_matches_counting():
+    """_LabelLog against brute force, with rows dropped from the front (queries within the horizon only)."""
+    from paylab.features.online import _LabelLog
+
+    rng = np.random.default_rng(1)
+    horizon = 2_000
+    log, rows, t = _LabelLog(), [], 0
+    for step in range(6_000):
+        if rows and rng.random() < 0.4:  # a label for a random earlier row (new or replacing)
+            i = int(rng.integers(max(0, len(rows) - 1_500), len(rows)))
+            fraud, labeled = int(rng.random() < 0.3), int(rng.random() < 0.8)
+            log.insert(rows[i][0], fraud - rows[i][1], labeled - rows[i][2])
+            rows[i] = (rows[i][0], fraud, labeled)
+        else:
+            t += int(rng.integers(0, 4))
+            rows.append((t, 0, 0))
+            log.append(t, 0, 0, horizon)
+        if step % 50 == 0:
+            for q in rng.integers(t - horizon, t + 1, 5).tolist():
+                want = (sum(f for ts, f, _ in rows if ts <= q), sum(n for ts, _, n in rows if ts <= q))
+                assert log.upto(q) == want, (step, q)
+    assert log.cut is not None, "the test never dropped rows"
+
+
 def test_online_latency_p99_under_1ms(tables):
     engine = OnlineFeatures(tables["cards"], tables["users"], {})
     rows = list(tables["transactions"].iter_rows(named=True))
@@ -93,7 +166,8 @@ def _velocity_by_definition(tx: pl.DataFrame, row: dict, key: str, width_us: int
            | ((pl.col("timestamp") == t) & (pl.col("transaction_id") < row["transaction_id"])))
         & (pl.col("timestamp") > t - timedelta(microseconds=width_us)))
     return {"cnt": earlier.height, "sum": earlier["amount"].sum(), "max": earlier["amount"].max(),
-            "nmerch": earlier["merchant_id"].n_unique(), "nmcc": earlier["mcc"].n_unique()}
+            "nmerch": earlier["merchant_id"].n_unique(), "nmcc": earlier["mcc"].n_unique(),
+            "badcvv": int(earlier["err_bad_cvv"].sum())}
 
 
 def _risk_by_definition(tx: pl.DataFrame, row: dict, key: str, delay: timedelta, width: timedelta | None) -> dict:
@@ -115,7 +189,7 @@ def test_batch_matches_definitions_on_sampled_rows(tables, batch):
         for entity, key in (("card", "card_id"), ("client", "client_id")):
             for window in CFG.windows:
                 want = _velocity_by_definition(tx, row, key, parse_duration(window))
-                for stat in ("cnt", "nmerch", "nmcc", "max"):
+                for stat in ("cnt", "nmerch", "nmcc", "max", "badcvv"):
                     assert feats[f"{entity}_{stat}_{window}"] == want[stat], (tid, entity, stat, window)
                 assert feats[f"{entity}_sum_{window}"] == pytest.approx(want["sum"], abs=1e-9)
         delay = timedelta(days=CFG.delay_days)

@@ -38,3 +38,16 @@ def test_build_features_spark_writes_one_sorted_file(spark, tmp_path):
     order = written.select("timestamp", "transaction_id")
     assert order.equals(order.sort("timestamp", "transaction_id"))
     assert not list(out.parent.glob(".spark-features-*"))
+
+
+def test_card_of_two_clients_is_named(spark, tmp_path):
+    from paylab.features.spark_engine import compute_spark
+
+    interim = write_interim(tmp_path / "interim", n_rows=500, n_cards=10, seed=3)
+    tx = pl.read_parquet(interim / "transactions.parquet")
+    card = tx["card_id"].mode()[0]
+    moved = tx.filter(pl.col("card_id") == card)["transaction_id"][0]  # one of its transactions: another client
+    tx.with_columns(pl.when(pl.col("transaction_id") == moved).then(-1).otherwise("client_id").alias("client_id")
+                    ).write_parquet(interim / "transactions.parquet")
+    with pytest.raises(ValueError, match=f"card_id: card {card} has transactions of two clients"):
+        compute_spark(spark, interim, CFG)

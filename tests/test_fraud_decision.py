@@ -17,11 +17,11 @@ CONFIG = {
     "amount": [{"feature": "amount", "max": 1000, "action": "review"}],
     "blocked_mcc": {"values": [7995]},
     "blocked_merchants": {"values": [666], "action": "review"},
-    "bad_cvv_burst": {"feature": "card_bad_cvv_cnt_1h", "min": 2},
+    "bad_cvv_burst": {"feature": "card_badcvv_1h", "min": 2},
     "ml": {"review": 0.5, "decline": 0.9},
     "anomaly": {"review": 0.8},
 }
-BASE = {"amount": 50.0, "mcc": 5411, "merchant_id": 1, "card_cnt_1h": 0, "card_cnt_24h": 1, "card_bad_cvv_cnt_1h": 0}
+BASE = {"amount": 50.0, "mcc": 5411, "merchant_id": 1, "card_cnt_1h": 0, "card_cnt_24h": 1, "card_badcvv_1h": 0}
 # (changes to BASE, ML probability, anomaly score, expected decision, expected reason fragments)
 CASES = [
     ({}, 0.1, 0.1, "approve", []),
@@ -31,7 +31,7 @@ CASES = [
     ({"amount": 1500.0}, 0.1, 0.1, "review", ["amount $1,500.00 above the review limit of $1,000"]),
     ({"mcc": 7995}, 0.1, 0.1, "decline", ["merchant category 7995 is blocked"]),
     ({"merchant_id": 666}, 0.1, 0.1, "review", ["merchant 666 is blocked"]),
-    ({"card_bad_cvv_cnt_1h": 2}, 0.1, 0.1, "decline", ["2 bad-CVV errors on this card in the last hour"]),
+    ({"card_badcvv_1h": 2}, 0.1, 0.1, "decline", ["2 bad-CVV errors on this card in the last hour"]),
     ({}, 0.5, 0.1, "review", ["fraud probability 0.50 at or above the review threshold 0.50"]),
     ({}, 0.95, 0.1, "decline", ["fraud probability 0.95 at or above the decline threshold 0.90"]),
     ({}, 0.1, 0.85, "review", ["anomaly score 0.85 at or above the review threshold 0.80"]),
@@ -78,12 +78,12 @@ def test_batch_equals_online_on_pandas_and_polars(engine):
 
 def test_config_defaults_merge_and_switch_off():
     default = DecisionEngine()
-    assert "card_cnt_1h" in default.features and "card_bad_cvv_cnt_1h" in default.features
+    assert "card_cnt_1h" in default.features and "card_badcvv_1h" in default.features
     assert not any(c.op == "in" for c in default.rules)  # empty block lists check nothing
     merged = DecisionEngine({"blocked_mcc": {"values": [1]}})
     assert [c.action for c in merged.rules if c.column == "mcc"] == ["decline"]  # default action kept
     off = DecisionEngine({"bad_cvv_burst": None, "anomaly": None})
-    assert "card_bad_cvv_cnt_1h" not in off.features
+    assert "card_badcvv_1h" not in off.features
     d = off.decide(BASE, proba=0.1)
     assert d.action == "approve" and d.reasons == () and d.anomaly_missing
 
@@ -96,8 +96,8 @@ def test_config_and_input_errors_are_named():
     with pytest.raises(ValueError, match="action"):
         DecisionEngine({"amount": [{"feature": "amount", "max": 1, "action": "block"}]})
     engine = DecisionEngine(CONFIG)
-    with pytest.raises(KeyError, match="card_bad_cvv_cnt_1h"):
-        engine.decide_batch(pd.DataFrame([BASE]).drop(columns="card_bad_cvv_cnt_1h"), [0.1])
+    with pytest.raises(KeyError, match="card_badcvv_1h"):
+        engine.decide_batch(pd.DataFrame([BASE]).drop(columns="card_badcvv_1h"), [0.1])
     with pytest.raises(KeyError, match="card_cnt_24h"):
         engine.decide({k: v for k, v in BASE.items() if k != "card_cnt_24h"}, proba=0.1)
 

@@ -80,6 +80,32 @@ def test_stage_injects_params_and_exports_html(tmp_path):
     assert 'href="notebooks/09_demo.html"' in index and "<td>limit</td><td>5</td>" in index
 
 
+@pytest.mark.slow
+def test_tracked_stage_is_one_mlflow_run_shared_with_the_notebook(tmp_path, monkeypatch):
+    import mlflow
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    (tmp_path / "notebooks").mkdir()
+    _write_notebook(tmp_path / "notebooks" / "09_demo.ipynb", [
+        "root = '.'\nmlflow_run_id = ''",
+        "import json, pathlib, mlflow\nfrom paylab import tracking\n"
+        "run = tracking.attach('demo', mlflow_run_id, pathlib.Path(root))\nmlflow.log_param('inside', 'notebook')\n"
+        "p = pathlib.Path(root) / 'reports' / 'metrics'\np.mkdir(parents=True, exist_ok=True)\n"
+        "(p / 'demo.json').write_text(json.dumps({'model': {'auc': 0.75}, 'run': run.info.run_id}))\n"
+        "mlflow.end_run()"])
+    run_notebook("demo", root=tmp_path, params={}, track=True)
+    run_id = json.loads((tmp_path / "reports" / "metrics" / "demo.json").read_text())["run"]
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    try:
+        run = mlflow.get_run(run_id)
+        assert run.data.params["inside"] == "notebook"  # logged by the notebook
+        assert run.data.metrics["model.auc"] == 0.75 and run.data.tags["stage"] == "demo"  # logged by the runner
+        assert [a.path for a in mlflow.MlflowClient().list_artifacts(run_id)] == ["09_demo.html"]
+    finally:
+        mlflow.set_tracking_uri(None)
+        monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+
+
 def test_flat_metrics():
     assert flat_metrics({"a": {"b": 1, "c": "x", "d": True}, "e": 2.5}) == {"a.b": 1.0, "a.d": 1.0, "e": 2.5}
 
@@ -101,8 +127,15 @@ def test_dvc_repro_on_tiny_data(tmp_path, tiny_raw):
             assert f["read"] == f["accepted"] + f["quarantined"], name
     eda = json.loads((root / "reports" / "metrics" / "eda.json").read_text())
     assert eda
+    fraud = json.loads((root / "reports" / "metrics" / "fraud.json").read_text())
+    assert {"model", "baseline", "oracle", "comparison", "decision", "registry"} <= set(fraud)
+    assert fraud["model"]["n"] == fraud["baseline"]["n"] == fraud["oracle"]["n"] > 0  # the same test rows
+    assert fraud["oracle"]["roc_auc"] >= 0.9 and 0 < fraud["model"]["roc_auc"] <= 1
+    assert fraud["registry"]["version"] == 1 and fraud["registry"]["promoted"]
+    for plot in ("fraud_roc.csv", "fraud_pr.csv"):
+        assert (root / "reports" / "plots" / plot).stat().st_size > 0
     index = (root / "reports" / "index.html").read_text()
-    assert "01_eda" in index and "ingest" in index
+    assert "01_eda" in index and "ingest" in index and "03_fraud" in index
     assert (root / "mlflow.db").exists()
     status = subprocess.run([sys.executable, "-m", "dvc", "status"], cwd=root, env=env, capture_output=True,
                             text=True)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 
 from paylab.params import stage_params
 from paylab.paths import project_root
+from paylab.tracking import stage_run
 
 KERNEL = "paylab"
 
@@ -44,24 +46,23 @@ def flat_metrics(data: dict, prefix: str = "") -> dict[str, float]:
 
 
 def log_stage(stage: str, root: Path, html: Path) -> None:
-    """One MLflow run per stage execution: its metrics JSON (if any) and the executed notebook."""
+    """Log the stage's metrics JSON (if any) and the executed notebook into the active MLflow run."""
     import mlflow
 
-    from paylab.tracking import stage_run
-
     metrics_path = root / "reports" / "metrics" / f"{stage}.json"
-    with stage_run(stage, stage=stage, root=root):
-        if metrics_path.exists():
-            metrics = flat_metrics(json.loads(metrics_path.read_text()))
-            mlflow.log_metrics({k.replace("@", "_at_"): v for k, v in metrics.items()})
-        mlflow.log_artifact(str(html))
+    if metrics_path.exists():
+        metrics = flat_metrics(json.loads(metrics_path.read_text()))
+        mlflow.log_metrics({k.replace("@", "_at_"): v for k, v in metrics.items()})
+    mlflow.log_artifact(str(html))
 
 
 def run_notebook(stage: str, root: Path | None = None, params: dict | None = None, track: bool = True) -> Path:
     """Execute notebooks/NN_<stage>.ipynb with params.yaml[stage] (+ seed, root); returns the HTML path.
 
     The executed notebook and its HTML go to reports/notebooks/. A failing cell raises StageFailed after the
-    partial notebook and HTML are written, so the error can be read there too.
+    partial notebook and HTML are written, so the error can be read there too. With `track`, the stage is one
+    MLflow run: the notebook gets its id as `mlflow_run_id` (to nest Optuna trials and log models there), then the
+    metrics JSON and the HTML are logged into it.
     """
     import papermill as pm
 
@@ -72,14 +73,16 @@ def run_notebook(stage: str, root: Path | None = None, params: dict | None = Non
     out_dir = root / "reports" / "notebooks"
     out_dir.mkdir(parents=True, exist_ok=True)
     executed, html = out_dir / nb.name, out_dir / f"{nb.stem}.html"
-    try:
-        pm.execute_notebook(str(nb), str(executed), parameters=parameters, kernel_name=KERNEL, cwd=str(root),
-                            progress_bar=False)
-    except pm.PapermillExecutionError as err:
+    with stage_run(stage, stage=stage, root=root) if track else contextlib.nullcontext() as run:
+        parameters["mlflow_run_id"] = run.info.run_id if run else ""
+        try:
+            pm.execute_notebook(str(nb), str(executed), parameters=parameters, kernel_name=KERNEL, cwd=str(root),
+                                progress_bar=False)
+        except pm.PapermillExecutionError as err:
+            export_html(executed, html)
+            raise StageFailed(f"stage '{stage}' failed in cell {err.cell_index} (execution count {err.exec_count}) "
+                              f"of {nb.relative_to(root)}: {err.ename}: {err.evalue}; see {html}") from None
         export_html(executed, html)
-        raise StageFailed(f"stage '{stage}' failed in cell {err.cell_index} (execution count {err.exec_count}) "
-                          f"of {nb.relative_to(root)}: {err.ename}: {err.evalue}; see {html}") from None
-    export_html(executed, html)
-    if track:
-        log_stage(stage, root, html)
+        if track:
+            log_stage(stage, root, html)
     return html

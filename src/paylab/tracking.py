@@ -51,3 +51,17 @@ def stage_run(module: str, stage: str | None = None, root: Path | None = None, *
     with mlflow.start_run(run_name=stage or module) as run:
         mlflow.set_tags({"git_commit": git_commit(root), "stage": stage or module, **tags})
         yield run
+
+
+def attach(module: str, run_id: str = "", root: Path | None = None, stage: str | None = None):
+    """Make a run active inside a notebook: the stage's run `run_id` when the stage runner passed one, else a new
+    run (interactive use). End it with `mlflow.end_run()` in the notebook's last cell."""
+    import mlflow
+
+    root = root or project_root()
+    setup(module, root)
+    if run_id:
+        return mlflow.start_run(run_id=run_id)
+    run = mlflow.start_run(run_name=stage or module)
+    mlflow.set_tags({"git_commit": git_commit(root), "stage": stage or module, "interactive": "true"})
+    return run

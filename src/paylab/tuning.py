@@ -43,7 +43,8 @@ def _parent_run(module: str, study_name: str, enabled: bool):
 
 def tune(objective: Callable[[Params], float], params_space_fn: Callable[[optuna.Trial], Params], study_name: str,
          storage_path: str | Path, n_trials: int | None = None, timeout_s: float | None = None, seed: int = 42,
-         mlflow_parent: bool = True, *, direction: str = "maximize", module: str = "tuning") -> optuna.Study:
+         mlflow_parent: bool = True, *, direction: str = "maximize", module: str = "tuning",
+         total: bool = False) -> optuna.Study:
     """Run `n_trials` more trials (and/or for `timeout_s` seconds) of the study `study_name` stored in the sqlite
     file `storage_path` (created, or resumed when it exists) with a seeded TPE sampler.
 
@@ -51,6 +52,9 @@ def tune(objective: Callable[[Params], float], params_space_fn: Callable[[optuna
     active run, or under a new run `tune-<study_name>` of experiment `paylab-<module>` when none is active; the
     parent gets the metrics `best_value`, `n_trials` and the tag `best_params` (JSON). Without it, nothing is
     logged to MLflow.
+
+    With `total`, `n_trials` is the study's target size: only the missing trials run (none when the stored study
+    is complete), so a pipeline stage that names its study after its inputs is resumable and deterministic.
     """
     if n_trials is None and timeout_s is None:
         raise ValueError(f"tune({study_name!r}): give n_trials and/or timeout_s, else the study never stops")
@@ -58,6 +62,8 @@ def tune(objective: Callable[[Params], float], params_space_fn: Callable[[optuna
     storage_path.parent.mkdir(parents=True, exist_ok=True)
     storage = f"sqlite:///{storage_path.resolve()}"
     done = _n_trials_stored(study_name, storage)
+    if total and n_trials is not None:
+        n_trials = max(0, n_trials - done)
     # A resumed study gets a shifted seed: the same seed would replay the first session's random start-up trials.
     sampler = optuna.samplers.TPESampler(seed=seed + done)
     study = optuna.create_study(study_name=study_name, storage=storage, sampler=sampler, direction=direction,
@@ -78,7 +84,8 @@ def tune(objective: Callable[[Params], float], params_space_fn: Callable[[optuna
         return value
 
     with _parent_run(module, study_name, mlflow_parent):
-        study.optimize(run_trial, n_trials=n_trials, timeout=timeout_s)
+        if n_trials != 0:
+            study.optimize(run_trial, n_trials=n_trials, timeout=timeout_s)
         if mlflow_parent and _has_complete_trial(study):
             import mlflow
 

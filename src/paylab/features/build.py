@@ -47,29 +47,40 @@ def compute(tables: dict[str, pl.DataFrame], cfg: FeatureConfig) -> pl.DataFrame
 
 
 class _Spill:
-    """Blocks written to uncompressed Arrow IPC files, memory-mapped back and stitched into parquet row groups."""
+    """Blocks written to uncompressed parquet with fixed row groups, stitched back one row group at a time: memory
+    holds one block while it is computed and one row group of every column while the output is written."""
 
     def __init__(self, tmp: Path) -> None:
         self.tmp, self.files = tmp, {}
 
     def add(self, block: pl.DataFrame) -> None:
-        path = self.tmp / f"block{len(set(self.files.values())):03d}.arrow"
-        block.write_ipc(path, compression="uncompressed")
+        path = self.tmp / f"block{len(set(self.files.values())):03d}.parquet"
+        block.write_parquet(path, compression="uncompressed", row_group_size=ROW_GROUP, statistics=False)
         self.files.update({c: path for c in block.columns})
 
-    def _tables(self) -> dict[Path, pa.Table]:
-        return {p: pa.ipc.open_file(pa.memory_map(str(p))).read_all() for p in dict.fromkeys(self.files.values())}
-
     def read(self, columns: Iterable[str]) -> pl.DataFrame:
-        tables = self._tables()
-        return pl.from_arrow(pa.table({c: tables[self.files[c]].column(c) for c in columns}))
+        columns = list(columns)
+        by_file = {p: [c for c in columns if self.files[c] == p] for p in dict.fromkeys(self.files[c] for c in columns)}
+        parts = [pl.read_parquet(p, columns=cols) for p, cols in by_file.items()]
+        return pl.concat(parts, how="horizontal").select(columns)
 
     def stitch(self, out_path: Path, columns: list[str]) -> None:
-        tables = self._tables()
-        table = pa.table({c: tables[self.files[c]].column(c) for c in columns})  # zero-copy views of the maps
-        with pq.ParquetWriter(out_path, table.schema, compression="snappy") as writer:
-            for start in range(0, max(table.num_rows, 1), ROW_GROUP):
-                writer.write_table(table.slice(start, ROW_GROUP))
+        readers = {p: pq.ParquetFile(p) for p in dict.fromkeys(self.files.values())}
+        wanted = {p: [c for c in columns if self.files[c] == p] for p in readers}
+        n_groups = {r.metadata.num_row_groups for r in readers.values()}
+        if len(n_groups) != 1:
+            raise RuntimeError(f"feature blocks disagree on row groups: {n_groups}")
+        writer = None
+        try:
+            for i in range(n_groups.pop()):
+                groups = {p: r.read_row_group(i, columns=wanted[p]) for p, r in readers.items() if wanted[p]}
+                table = pa.table({c: groups[self.files[c]].column(c) for c in columns})
+                if writer is None:
+                    writer = pq.ParquetWriter(out_path, table.schema, compression="snappy")
+                writer.write_table(table)
+        finally:
+            if writer is not None:
+                writer.close()
 
 
 def build_polars(tables: dict[str, pl.DataFrame], out_path: Path, cfg: FeatureConfig) -> None:

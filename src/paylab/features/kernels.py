@@ -10,21 +10,23 @@ from numba import njit
 
 
 @njit(cache=True)
-def window_stats(starts, ts, amount, merch, mcc, width, n_merch, n_mcc):
-    """Per row: count, sum, max, distinct merchants, distinct MCCs of the earlier rows with ts > ts[i] - width."""
+def window_stats(starts, ts, amount, merch, mcc, flag, width, n_merch, n_mcc):
+    """Per row: count, sum, max, distinct merchants, distinct MCCs and flagged rows (`flag` 0/1) of the earlier rows
+    with ts > ts[i] - width."""
     n = ts.size
     cnt = np.zeros(n, np.int64)
     total = np.zeros(n, np.float64)
     top = np.full(n, np.nan)
     n_m = np.zeros(n, np.int64)
     n_c = np.zeros(n, np.int64)
+    n_f = np.zeros(n, np.int64)
     seen_m = np.zeros(n_merch, np.int64)
     seen_c = np.zeros(n_mcc, np.int64)
     dq = np.empty(n, np.int64)  # monotonic deque of row indices, amounts decreasing
     for g in range(starts.size - 1):
         lo, hi = starts[g], starts[g + 1]
         left, head, tail = lo, lo, lo
-        s, comp, dm, dc = 0.0, 0.0, 0, 0
+        s, comp, dm, dc, df = 0.0, 0.0, 0, 0, 0
         for i in range(lo, hi):
             if i > lo:  # row i - 1 enters the window
                 j = i - 1
@@ -33,6 +35,7 @@ def window_stats(starts, ts, amount, merch, mcc, width, n_merch, n_mcc):
                 dm += seen_m[merch[j]] == 1
                 seen_c[mcc[j]] += 1
                 dc += seen_c[mcc[j]] == 1
+                df += flag[j]
                 while tail > head and amount[dq[tail - 1]] <= amount[j]:
                     tail -= 1
                 dq[tail] = j
@@ -43,6 +46,7 @@ def window_stats(starts, ts, amount, merch, mcc, width, n_merch, n_mcc):
                 dm -= seen_m[merch[left]] == 0
                 seen_c[mcc[left]] -= 1
                 dc -= seen_c[mcc[left]] == 0
+                df -= flag[left]
                 left += 1
             while head < tail and dq[head] < left:
                 head += 1
@@ -52,12 +56,13 @@ def window_stats(starts, ts, amount, merch, mcc, width, n_merch, n_mcc):
             total[i] = s + comp
             n_m[i] = dm
             n_c[i] = dc
+            n_f[i] = df
             if head < tail:
                 top[i] = amount[dq[head]]
         for j in range(left, hi - 1):  # leave the counters clean for the next group
             seen_m[merch[j]] -= 1
             seen_c[mcc[j]] -= 1
-    return cnt, total, top, n_m, n_c
+    return cnt, total, top, n_m, n_c, n_f
 
 
 @njit(cache=True)

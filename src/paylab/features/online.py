@@ -1,13 +1,14 @@
 """Online engine: per-card/client/merchant state; the feature vector of one new transaction, then a state update.
 
 Feed transactions in (timestamp, transaction_id) order: `features(txn)` sees exactly the earlier ones, as the batch
-engines do. `txn` is a mapping with the columns of data/interim/transactions.parquet (`label` optional).
+engines do. `txn` is a mapping with the columns of data/interim/transactions.parquet (`label` optional). A label
+learned later (chargeback, investigation) enters with `add_label(txn, label)`, in any order.
 """
 
 from __future__ import annotations
 
 import math
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections import defaultdict, deque
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime, timedelta
@@ -38,6 +39,7 @@ from paylab.features.spec import (
 _EPOCH = datetime(1970, 1, 1)
 _MICRO = timedelta(microseconds=1)
 _RISK_KEYS = {**RISK_ENTITIES, "card": "card_id"}
+LABELS = ("fraud", "legit")  # known labels; anything else (e.g. "unlabeled", None) is unknown
 
 
 def _micros(ts: datetime | date) -> int:
@@ -61,42 +63,67 @@ class _History:
         self.amount: list[float] = []
         self.merch: list[int] = []
         self.mcc: list[int] = []
+        self.bad: list[int] = []  # 1 when the row had a bad-CVV error
         self.start = 0
         self.last = deque(maxlen=n_last)
         self.n, self.s, self.ss, self.last_ts = 0, 0.0, 0.0, None
 
-    def add(self, t: int, amount: float, merch: int, mcc: int, online: bool, horizon: int) -> None:
+    def add(self, t: int, amount: float, merch: int, mcc: int, online: bool, bad: bool, horizon: int) -> None:
         self.ts.append(t)
         self.amount.append(amount)
         self.merch.append(merch)
         self.mcc.append(mcc)
+        self.bad.append(1 if bad else 0)
         self.last.append((amount, online, merch))
         self.n, self.s, self.ss, self.last_ts = self.n + 1, self.s + amount, self.ss + amount * amount, t
         self.start = bisect_right(self.ts, t - horizon, self.start)
         if self.start > 256 and self.start * 2 > len(self.ts):
-            for name in ("ts", "amount", "merch", "mcc"):
+            for name in ("ts", "amount", "merch", "mcc", "bad"):
                 setattr(self, name, getattr(self, name)[self.start:])
             self.start = 0
 
 
 class _LabelLog:
-    """An entity's known-label counts: cumulative frauds/labels after each row, in time order."""
+    """An entity's known-label counts: cumulative frauds/labels after each row, in time order.
+
+    Rows older than the horizon (delay + longest window) are dropped from the front: every later query counts them,
+    so their counts live on in `base`; `cut` is the newest dropped timestamp.
+    """
 
     def __init__(self) -> None:
         self.ts: list[int] = []
         self.f: list[int] = []
         self.lab: list[int] = []
         self.base = (0, 0)  # cumulative counts of rows dropped from the front
+        self.cut: int | None = None
 
-    def add(self, t: int, label: str | None, horizon: int | None) -> None:
+    def append(self, t: int, fraud: int, labeled: int, horizon: int | None) -> None:
+        """A new row at t >= every earlier row's time (the transaction stream)."""
         f0, l0 = (self.f[-1], self.lab[-1]) if self.ts else self.base
         self.ts.append(t)
-        self.f.append(f0 + (label == "fraud"))
-        self.lab.append(l0 + (label in ("fraud", "legit")))
+        self.f.append(f0 + fraud)
+        self.lab.append(l0 + labeled)
         if horizon is not None and len(self.ts) > 512 and self.ts[len(self.ts) // 2] <= t - horizon:
             cut = bisect_right(self.ts, t - horizon)
-            self.base = (self.f[cut - 1], self.lab[cut - 1])
+            self.base, self.cut = (self.f[cut - 1], self.lab[cut - 1]), self.ts[cut - 1]
             del self.ts[:cut], self.f[:cut], self.lab[:cut]
+
+    def insert(self, t: int, fraud: int, labeled: int) -> None:
+        """Change the counts of a row at time t, in any time order: every cumulative count from t on moves."""
+        if self.cut is not None and t <= self.cut:  # a dropped row: every query counts it
+            self.base = (self.base[0] + fraud, self.base[1] + labeled)
+            i = 0
+        else:
+            i = bisect_left(self.ts, t)
+            if i == len(self.ts) or self.ts[i] != t:
+                f0, l0 = (self.f[i - 1], self.lab[i - 1]) if i else self.base
+                self.ts.insert(i, t)
+                self.f.insert(i, f0)
+                self.lab.insert(i, l0)
+        if fraud:
+            self.f[i:] = [x + fraud for x in self.f[i:]]
+        if labeled:
+            self.lab[i:] = [x + labeled for x in self.lab[i:]]
 
     def upto(self, q: int) -> tuple[int, int]:
         """(frauds, labels) of rows with ts <= q."""
@@ -105,7 +132,8 @@ class _LabelLog:
 
 
 class OnlineFeatures:
-    """Incremental point-in-time features: `features(txn)` then `update(txn)` (or both: `process(txn)`)."""
+    """Incremental point-in-time features: `features(txn)` then `update(txn)` (or both: `process(txn)`); late labels
+    with `add_label(txn, label)`."""
 
     def __init__(self, cards: pl.DataFrame, users: pl.DataFrame, params: dict[str, Any] | None = None) -> None:
         self.cfg = FeatureConfig.from_params(params)
@@ -124,6 +152,7 @@ class OnlineFeatures:
         self.seen: list[dict[tuple, int]] = [defaultdict(int) for _ in NOVELTY]
         self.home: dict[int, list] = defaultdict(lambda: [defaultdict(int), None, 0])  # counts, leader, its count
         self.labels = {e: defaultdict(_LabelLog) for e in self.risk_horizon}
+        self.known: dict[Any, bool] = {}  # transaction_id -> is fraud, for every labeled transaction
 
     # ---- public API
     def process(self, txn: Mapping[str, Any]) -> dict[str, Any]:
@@ -169,7 +198,7 @@ class OnlineFeatures:
         t = _micros(txn["timestamp"])
         for entity, key in ENTITIES.items():
             self.hist[entity][txn[key]].add(t, txn["amount"], txn["merchant_id"], txn["mcc"], txn["is_online"],
-                                            self.horizon)
+                                            txn["err_bad_cvv"], self.horizon)
         for i, (entity, col, _) in enumerate(NOVELTY):
             self.seen[i][(txn[ENTITIES[entity]], txn[col])] += 1
         state = txn["merchant_state"]
@@ -178,8 +207,38 @@ class OnlineFeatures:
             home[0][state] += 1
             if home[0][state] > home[2]:
                 home[1], home[2] = state, home[0][state]
+        label = txn.get("label")
+        labeled = label in LABELS
+        first = labeled and txn["transaction_id"] not in self.known
         for entity, horizon in self.risk_horizon.items():
-            self.labels[entity][txn[_RISK_KEYS[entity]]].add(t, txn.get("label"), horizon)
+            self.labels[entity][txn[_RISK_KEYS[entity]]].append(t, int(first and label == "fraud"), int(first),
+                                                                 horizon)
+        if first:
+            self.known[txn["transaction_id"]] = label == "fraud"
+        elif labeled:  # labeled before, by add_label: replace
+            self._set_label(txn, t, label == "fraud")
+
+    def add_label(self, txn: Mapping[str, Any], label: str) -> None:
+        """Record the label ("fraud" or "legit") of an earlier transaction learned later (chargeback, investigation).
+
+        `txn` is that transaction's record (transaction_id, timestamp, merchant_id, mcc, card_id at least). The label
+        is recorded at the transaction's own time, as if `update` had been given it: features at t count it iff the
+        transaction's time <= t - delay. Labels may arrive in any order; a transaction's newer label replaces its
+        earlier one (from `update` or `add_label`).
+        """
+        if label not in LABELS:
+            raise ValueError(f"add_label: label must be one of {LABELS}, got {label!r} "
+                             f"(transaction_id {txn.get('transaction_id')!r})")
+        self._set_label(txn, _micros(txn["timestamp"]), label == "fraud")
+
+    def _set_label(self, txn: Mapping[str, Any], t: int, fraud: bool) -> None:
+        old = self.known.get(txn["transaction_id"])
+        if old is not None and old == fraud:
+            return
+        d_fraud, d_labeled = int(fraud) - int(bool(old)), int(old is None)
+        self.known[txn["transaction_id"]] = fraud
+        for entity in self.risk_horizon:
+            self.labels[entity][txn[_RISK_KEYS[entity]]].insert(t, d_fraud, d_labeled)
 
     # ---- feature groups
     def _row(self, txn: Mapping[str, Any], out: dict[str, Any]) -> None:
@@ -205,7 +264,8 @@ class OnlineFeatures:
             n = len(amounts)
             total = sum(amounts, 0.0)
             values = {"cnt": n, "sum": total, "mean": total / n if n else None, "max": max(amounts, default=None),
-                      "nmerch": len(set(h.merch[lo:])) if h else 0, "nmcc": len(set(h.mcc[lo:])) if h else 0}
+                      "nmerch": len(set(h.merch[lo:])) if h else 0, "nmcc": len(set(h.mcc[lo:])) if h else 0,
+                      "badcvv": sum(h.bad[lo:]) if h else 0}
             for stat in VELOCITY_STATS:
                 out[velocity_name(entity, stat, window)] = values[stat]
 

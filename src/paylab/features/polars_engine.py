@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 import numpy as np
 import polars as pl
@@ -21,6 +21,7 @@ from paylab.features.spec import (
     PASSTHROUGH,
     RISK_ENTITIES,
     USER_COLUMNS,
+    VELOCITY_STATS,
     FeatureConfig,
     ratio_specs,
     risk_name,
@@ -53,6 +54,10 @@ class Context:
             self._groups[keys] = Groups(self.tx, key)
         return self._groups[keys]
 
+    def flag(self, col: str) -> np.ndarray:
+        """A boolean column as 0/1 int64 (null counts as 0)."""
+        return self.tx[col].fill_null(False).cast(pl.Int64).to_numpy()
+
     def codes(self, col: str) -> np.ndarray:
         """Dense integer codes of a column, 0 for null."""
         if col not in self._codes:
@@ -65,15 +70,22 @@ def blocks(tables: dict[str, pl.DataFrame], cfg: FeatureConfig) -> Iterator[Bloc
     ctx = Context(prepare(tables["transactions"]), cfg)
     yield ctx.tx.select(KEY_COLUMNS)
     yield row_block(ctx.tx, cfg)
+    yield from client_blocks(ctx)
+    yield attribute_block(ctx.tx, tables["cards"], tables["users"])
+    yield from risk_blocks(ctx, RISK_ENTITIES)
+
+
+def client_blocks(ctx: Context) -> Iterator[Block]:
+    """The blocks that read only the rows of the transaction's own client (a card belongs to one client): velocity,
+    history, sequence, novelty, home state and the card's risk. The Spark engine runs these per client partition."""
     for entity in ENTITIES:
-        for window, width in cfg.velocity_windows():
+        for window, width in ctx.cfg.velocity_windows():
             yield velocity_block(ctx, entity, window, width)
     yield history_block(ctx)
     yield sequence_block(ctx)
     yield novelty_block(ctx)
-    yield home_state_block(ctx.tx, cfg)
-    yield attribute_block(ctx.tx, tables["cards"], tables["users"])
-    yield from risk_blocks(ctx)
+    yield home_state_block(ctx.tx, ctx.cfg)
+    yield from risk_blocks(ctx, ("card",))
 
 
 def ratio_block(inputs: pl.DataFrame, cfg: FeatureConfig) -> Block:
@@ -126,12 +138,13 @@ class Groups:
 def velocity_block(ctx: Context, entity: str, window: str, width: int) -> Block:
     g = ctx.groups(ENTITIES[entity])
     merch, mcc = ctx.codes("merchant_id"), ctx.codes("mcc")
-    cnt, total, top, n_m, n_c = kernels.window_stats(
-        g.starts, g.take("ts_us"), g.take("amount"), merch[g.perm], mcc[g.perm], width,
-        int(merch.max(initial=0)) + 1, int(mcc.max(initial=0)) + 1)
-    name = {s: velocity_name(entity, s, window) for s in ("cnt", "sum", "mean", "max", "nmerch", "nmcc")}
+    cnt, total, top, n_m, n_c, n_bad = kernels.window_stats(
+        g.starts, g.take("ts_us"), g.take("amount"), merch[g.perm], mcc[g.perm], ctx.flag("err_bad_cvv")[g.perm],
+        width, int(merch.max(initial=0)) + 1, int(mcc.max(initial=0)) + 1)
+    name = {s: velocity_name(entity, s, window) for s in VELOCITY_STATS}
     out = pl.DataFrame({name["cnt"]: g.back(cnt), name["sum"]: g.back(total), name["max"]: g.back(top),
-                        name["nmerch"]: g.back(n_m), name["nmcc"]: g.back(n_c)}, nan_to_null=True)
+                        name["nmerch"]: g.back(n_m), name["nmcc"]: g.back(n_c), name["badcvv"]: g.back(n_bad)},
+                       nan_to_null=True)
     mean = pl.when(pl.col(name["cnt"]) > 0).then(pl.col(name["sum"]) / pl.col(name["cnt"]))
     return out.with_columns(mean.alias(name["mean"]))
 
@@ -213,11 +226,14 @@ def attribute_block(tx: pl.DataFrame, cards: pl.DataFrame, users: pl.DataFrame) 
     )
 
 
-def risk_blocks(ctx: Context) -> Iterator[Block]:
+def risk_blocks(ctx: Context, entities: Iterable[str]) -> Iterator[Block]:
     """Known-label counts per entity over rows with timestamp <= t - delay (minus those <= t - delay - w)."""
     fraud = (ctx.tx["label"] == "fraud").cast(pl.Int64)
     labeled = ctx.tx["label"].is_in(["fraud", "legit"]).cast(pl.Int64)
+    entities = set(entities)
     for entity, window, width in ctx.cfg.risk_specs():
+        if entity not in entities:
+            continue
         g = ctx.groups(RISK_KEYS[entity])
         args = (g.starts, g.take("ts_us"), fraud.to_numpy()[g.perm], labeled.to_numpy()[g.perm])
         f, lab = kernels.known_counts(*args, ctx.cfg.delay_us)

@@ -1,14 +1,27 @@
-"""PySpark engine: the spec as Spark SQL window expressions (`features.spark.master`, default `local[*]`).
+"""PySpark engine (`features.spark.master`, default `local[*]`): Spark for the data movement, the default engine's
+code for the per-client sweeps.
 
-Ties: Spark range frames cannot split rows with equal timestamps, so a time window is the range frame over strictly
-earlier timestamps plus a frame over the same-timestamp rows with a smaller transaction_id.
+- Row, calendar and attribute features (broadcast joins of cards and users) and the ratios: Spark SQL expressions.
+- Merchant and MCC risk: Spark windows partitioned by merchant_id / mcc, as differences of running sums.
+- Every card and client feature (velocity, history, sequence, novelty, home state, the card's risk): the rows are
+  hash-partitioned by client_id (a card belongs to one client, so a partition holds whole card and client
+  histories) and `mapInArrow` runs `polars_engine.client_blocks` on each partition: the same code, hence the same
+  values, as the default engine.
+
+Executors need the project's Python environment (polars, numba, pyarrow and paylab). With a local master the
+workers run this interpreter unless PYSPARK_PYTHON says otherwise. `features.spark.shuffle_partitions` is also the
+number of client partitions: each is held in memory by one Python worker, so raise it for large data.
 """
 
 from __future__ import annotations
 
 import math
+import os
 import shutil
+import sys
 import tempfile
+from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,26 +29,23 @@ from paylab.features.spec import (
     CARD_COLUMNS,
     CHANNELS,
     CYCLES,
-    ENTITIES,
     KEY_COLUMNS,
-    MIN_STD,
     NIGHT_HOURS,
-    NOVELTY,
     PASSTHROUGH,
     RISK_ENTITIES,
+    RISK_STATS,
     USER_COLUMNS,
     FeatureConfig,
     feature_list,
     ratio_specs,
     risk_name,
-    velocity_name,
 )
 
 if TYPE_CHECKING:
+    import pyarrow as pa
     from pyspark.sql import Column, DataFrame, SparkSession
 
 SPARK_TYPES = {"f64": "double", "i64": "bigint", "bool": "boolean", "str": "string"}
-_RISK_KEYS = {**RISK_ENTITIES, "card": "card_id"}
 
 
 def spark_session(cfg: FeatureConfig) -> SparkSession:
@@ -43,7 +53,10 @@ def spark_session(cfg: FeatureConfig) -> SparkSession:
     from pyspark.sql import SparkSession
 
     conf = cfg.spark
-    builder = (SparkSession.builder.master(conf.get("master", "local[*]")).appName("paylab-features")
+    master = conf.get("master", "local[*]")
+    if str(master).startswith("local"):
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # the Python workers need this environment
+    builder = (SparkSession.builder.master(master).appName("paylab-features")
                .config("spark.sql.session.timeZone", "UTC")
                .config("spark.sql.shuffle.partitions", str(conf.get("shuffle_partitions", 8)))
                .config("spark.driver.memory", conf.get("driver_memory", "4g"))
@@ -52,19 +65,33 @@ def spark_session(cfg: FeatureConfig) -> SparkSession:
 
 
 def compute_spark(spark: SparkSession, interim_dir: Path, cfg: FeatureConfig) -> DataFrame:
-    """Keys + features as a Spark DataFrame (lazy)."""
-    from pyspark.sql import functions as F
+    """Keys + features as a Spark DataFrame (lazy, after one quick check that every card has one client).
 
-    tx = spark.read.parquet(str(interim_dir / "transactions.parquet"))
+    Row, calendar and attribute features are Spark expressions; merchant and MCC risk are Spark windows partitioned by
+    merchant_id / mcc; every card and client feature (velocity, history, sequence, novelty, home state, card risk)
+    comes from the default engine's own code run on each client partition (`polars_engine.client_blocks`).
+    """
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import StructField, StructType
+
+    path = interim_dir / "transactions.parquet"
+    tx = spark.read.parquet(str(path))
     tx = tx.withColumn("ts_us", F.unix_micros(F.col("timestamp").cast("timestamp")))
+    _check_one_client_per_card(tx, path)
+    tx = tx.select("*", *(c.alias(n) for n, c in _risk(cfg).items()))
+    names = client_feature_names(cfg)
+    types = {f.name: SPARK_TYPES[f.dtype] for f in feature_list(cfg)}
+    schema = StructType([*tx.schema.fields, *(StructField(n, _spark_type(types[n])) for n in names)])
+    partitions = int(spark.conf.get("spark.sql.shuffle.partitions"))
+    tx = tx.repartition(partitions, "client_id").mapInArrow(partial(_client_features, cfg=cfg, names=names), schema)
     cards = spark.read.parquet(str(interim_dir / "cards.parquet")).drop("client_id")
     users = spark.read.parquet(str(interim_dir / "users.parquet"))
     df = tx.join(F.broadcast(cards), "card_id", "left").join(F.broadcast(users), "client_id", "left")
     cols: dict[str, Column] = {}
-    for group in (_row, _velocity, _history, _sequence, _novelty, _attributes, _risk):
+    for group in (_row, _attributes):
         cols.update(group(cfg))
     df = df.select("*", *(c.alias(n) for n, c in cols.items() if n not in df.columns))  # same-named: as they are
-    df = _home_state(df).select("*", *(
+    df = df.select("*", *(
         F.when(F.col(den) != 0, F.col(num).cast("double") / F.col(den)).alias(name)
         for name, num, den in ratio_specs(cfg)))
     return df.select(*KEY_COLUMNS, *(F.col(f.name).cast(SPARK_TYPES[f.dtype]) for f in feature_list(cfg)))
@@ -90,12 +117,6 @@ def build_spark(interim_dir: Path, out_path: Path, cfg: FeatureConfig) -> None:
             shutil.copy(next(parts.glob("*.parquet")), out_path)
 
 
-def _ordered(key: str):
-    from pyspark.sql import Window
-
-    return Window.partitionBy(key).orderBy("ts_us", "transaction_id")
-
-
 def _row(cfg: FeatureConfig) -> dict[str, Column]:
     from pyspark.sql import functions as F
 
@@ -110,100 +131,6 @@ def _row(cfg: FeatureConfig) -> dict[str, Column]:
         angle = F.lit(2 * math.pi) * (hour if unit == "hour" else weekday) / period
         cols[f"{unit}_sin"], cols[f"{unit}_cos"] = F.sin(angle), F.cos(angle)
     return cols
-
-
-def _velocity(cfg: FeatureConfig) -> dict[str, Column]:
-    from pyspark.sql import Window
-    from pyspark.sql import functions as F
-
-    cols = {}
-    for entity, key in ENTITIES.items():
-        ties = Window.partitionBy(key, "ts_us").orderBy("transaction_id").rowsBetween(Window.unboundedPreceding, -1)
-        for window, width in cfg.velocity_windows():
-            earlier = Window.partitionBy(key).orderBy("ts_us").rangeBetween(-(width - 1), -1)
-
-            def both(agg, col, earlier=earlier, ties=ties):
-                return agg(col).over(earlier), agg(col).over(ties)
-
-            (c1, c2), (s1, s2), (m1, m2) = both(F.count, "amount"), both(F.sum, "amount"), both(F.max, "amount")
-            cnt = c1 + c2
-            total = F.coalesce(s1, F.lit(0.0)) + F.coalesce(s2, F.lit(0.0))
-            name = {s: velocity_name(entity, s, window) for s in ("cnt", "sum", "mean", "max", "nmerch", "nmcc")}
-            cols[name["cnt"]] = cnt
-            cols[name["sum"]] = total
-            cols[name["mean"]] = F.when(cnt > 0, total / cnt)
-            cols[name["max"]] = F.greatest(m1, m2)
-            for stat, col in (("nmerch", "merchant_id"), ("nmcc", "mcc")):
-                cols[name[stat]] = F.size(F.array_union(*both(F.collect_set, col)))
-    return cols
-
-
-def _history(cfg: FeatureConfig) -> dict[str, Column]:
-    from pyspark.sql import Window
-    from pyspark.sql import functions as F
-
-    cols = {}
-    for entity, key in ENTITIES.items():
-        prior = _ordered(key).rowsBetween(Window.unboundedPreceding, -1)
-        n = F.count("amount").over(prior)
-        s = F.coalesce(F.sum("amount").over(prior), F.lit(0.0))
-        ss = F.coalesce(F.sum(F.col("amount") * F.col("amount")).over(prior), F.lit(0.0))
-        mean = F.when(n > 0, s / n)
-        std = F.when(n > 1, F.sqrt(F.greatest((ss - s * s / n) / (n - 1), F.lit(0.0))))
-        cols[f"{entity}_secs_since_prev"] = (F.col("ts_us") - F.lag("ts_us").over(_ordered(key))) / 1e6
-        cols[f"{entity}_n_prior"] = n
-        cols[f"{entity}_hist_mean"] = mean
-        cols[f"{entity}_hist_std"] = std
-        cols[f"{entity}_amount_z"] = F.when(std >= MIN_STD, (F.col("amount") - mean) / std)
-    return cols
-
-
-def _sequence(cfg: FeatureConfig) -> dict[str, Column]:
-    from pyspark.sql import functions as F
-
-    last = _ordered("card_id").rowsBetween(-cfg.sequence_length, -1)
-    xs = F.collect_list("amount").over(last)
-    online = F.collect_list(F.col("is_online").cast("double")).over(last)
-    merch = F.collect_list("merchant_id").over(last)
-    k = F.size(xs)
-    mean = F.aggregate(xs, F.lit(0.0), lambda acc, x: acc + x) / k
-    mid = (k - 1) / 2.0
-    num = F.aggregate(F.sequence(F.lit(0), k - 1), F.lit(0.0),
-                      lambda acc, p: acc + (p - mid) * (F.get(xs, p) - mean))
-    changes = F.aggregate(F.sequence(F.lit(1), k - 1), F.lit(0),
-                          lambda acc, p: acc + F.when(F.get(merch, p) != F.get(merch, p - 1), 1).otherwise(0))
-    return {
-        "card_seq_amount_mean": F.when(k > 0, mean),
-        "card_seq_amount_trend": F.when(k > 1, num / (k * (k * k - 1) / 12.0)),
-        "card_seq_share_online": F.when(k > 0, F.aggregate(online, F.lit(0.0), lambda acc, x: acc + x) / k),
-        "card_seq_merchant_change_rate": F.when(k > 1, changes / (k - 1)),
-    }
-
-
-def _novelty(cfg: FeatureConfig) -> dict[str, Column]:
-    from pyspark.sql import Window
-    from pyspark.sql import functions as F
-
-    cols = {}
-    for entity, col, short in NOVELTY:
-        n = F.row_number().over(Window.partitionBy(ENTITIES[entity], col).orderBy("ts_us", "transaction_id")) - 1
-        cols[f"{entity}_{short}_n_prior"], cols[f"{entity}_new_{short}"] = n, n == 0
-    return cols
-
-
-def _home_state(df: DataFrame) -> DataFrame:
-    """Running mode of the client's earlier in-person states; the incumbent keeps ties."""
-    from pyspark.sql import Window
-    from pyspark.sql import functions as F
-
-    state = F.col("merchant_state")
-    by_state = Window.partitionBy("client_id", "merchant_state").orderBy("ts_us", "transaction_id")
-    prior = _ordered("client_id").rowsBetween(Window.unboundedPreceding, -1)
-    df = df.withColumn("_count", F.when(state.isNotNull(), F.row_number().over(by_state)).otherwise(0))
-    df = df.withColumn("_leader", F.when(F.col("_count") > F.coalesce(F.max("_count").over(prior), F.lit(0)), state))
-    home = F.last("_leader", ignorenulls=True).over(prior)
-    out = F.when(state.isNull(), F.lit(False)).when(home.isNotNull(), state != home)
-    return df.withColumn("client_out_of_home_state", out).drop("_count", "_leader")
 
 
 def _attributes(cfg: FeatureConfig) -> dict[str, Column]:
@@ -227,18 +154,83 @@ def _attributes(cfg: FeatureConfig) -> dict[str, Column]:
 
 
 def _risk(cfg: FeatureConfig) -> dict[str, Column]:
+    """Merchant and MCC risk: known labels up to t - delay minus those up to t - delay - w. Frames from unbounded
+    preceding are running sums in Spark (one pass); a sliding range frame re-aggregates its rows at every row."""
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
     fraud = (F.col("label") == "fraud").cast("bigint")
     labeled = F.col("label").isin("fraud", "legit").cast("bigint")
+
+    def known(key: str, lag: int) -> tuple[Column, Column]:
+        upto = Window.partitionBy(key).orderBy("ts_us").rangeBetween(Window.unboundedPreceding, -lag)
+        return F.coalesce(F.sum(fraud).over(upto), F.lit(0)), F.coalesce(F.sum(labeled).over(upto), F.lit(0))
+
     cols = {}
     for entity, window, width in cfg.risk_specs():
-        start = Window.unboundedPreceding if width is None else -(cfg.delay_us + width - 1)
-        known = Window.partitionBy(_RISK_KEYS[entity]).orderBy("ts_us").rangeBetween(start, -cfg.delay_us)
-        f = F.coalesce(F.sum(fraud).over(known), F.lit(0))
-        n = F.coalesce(F.sum(labeled).over(known), F.lit(0))
+        if entity not in RISK_ENTITIES:
+            continue  # the card's risk: per client partition
+        f, n = known(RISK_ENTITIES[entity], cfg.delay_us)
+        if width is not None:
+            f0, n0 = known(RISK_ENTITIES[entity], cfg.delay_us + width)
+            f, n = f - f0, n - n0
         cols[risk_name(entity, "nfraud", window)] = f
         cols[risk_name(entity, "nlabeled", window)] = n
         cols[risk_name(entity, "rate", window)] = F.when(n > 0, f / n)
     return cols
+
+
+def _check_one_client_per_card(tx: DataFrame, path: Path) -> None:
+    """Card features are computed inside client partitions: a card with transactions of two clients is an error."""
+    from pyspark.sql import functions as F
+
+    bad = (tx.groupBy("card_id").agg(F.min("client_id").alias("a"), F.max("client_id").alias("b"))
+           .filter(F.col("a") != F.col("b")).limit(1).collect())
+    if bad:
+        card, a, b = bad[0]
+        raise ValueError(f"{path}: column card_id: card {card} has transactions of two clients (client_id {a} and "
+                         f"{b}); the Spark engine needs every card to belong to one client")
+
+
+CLIENT_INPUTS = ("transaction_id", "ts_us", "client_id", "card_id", "merchant_id", "mcc", "amount", "is_online",
+                 "err_bad_cvv", "merchant_city", "merchant_state", "label")
+
+
+def client_feature_names(cfg: FeatureConfig) -> list[str]:
+    """The features of `polars_engine.client_blocks`, in spec order."""
+    grouped = {"velocity", "history", "sequence", "novelty"}  # novelty includes client_out_of_home_state
+    names = [f.name for f in feature_list(cfg) if f.group in grouped]
+    return names + [risk_name("card", stat, w) for e, w, _ in cfg.risk_specs() if e == "card" for stat in RISK_STATS]
+
+
+def _client_features(batches: Iterator[pa.RecordBatch], cfg: FeatureConfig, names: list[str]) -> Iterator[
+        pa.RecordBatch]:
+    """mapInArrow over a partition holding whole clients: the rows as they came plus the client features, computed
+    by the default engine on the partition's rows (it groups by card and client itself)."""
+    import numpy as np
+    import polars as pl
+    import pyarrow as pa
+
+    from paylab.features import polars_engine
+    from paylab.features.build import conform
+
+    batches = list(batches)
+    if not batches or not sum(b.num_rows for b in batches):
+        return
+    table = pa.Table.from_batches(batches)
+    tx = pl.from_arrow(table.select(list(CLIENT_INPUTS)))
+    order = tx.select(pl.arg_sort_by("ts_us", "transaction_id")).to_series().to_numpy()
+    ctx = polars_engine.Context(tx[order], cfg)
+    features = pl.concat([conform(b, cfg) for b in polars_engine.client_blocks(ctx)], how="horizontal")
+    if sorted(features.columns) != sorted(names):
+        raise RuntimeError(f"client_blocks gave {sorted(set(features.columns) ^ set(names))} unlike the spec")
+    out = table.take(pa.array(order.astype(np.int64)))
+    for name in names:
+        out = out.append_column(name, features[name].to_arrow())
+    yield from out.combine_chunks().to_batches(max_chunksize=1 << 16)
+
+
+def _spark_type(name: str):
+    from pyspark.sql.types import BooleanType, DoubleType, LongType, StringType
+
+    return {"double": DoubleType(), "bigint": LongType(), "boolean": BooleanType(), "string": StringType()}[name]

@@ -29,6 +29,7 @@ VELOCITY_STATS = {
     "max": ("f64", "largest amount (null when empty)"),
     "nmerch": ("i64", "distinct merchants"),
     "nmcc": ("i64", "distinct MCCs"),
+    "badcvv": ("i64", "earlier transactions with a bad-CVV error"),
 }
 # (entity, transaction column, short name): "first time this entity sees this value" and how often it did before.
 NOVELTY = (

@@ -38,7 +38,7 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "blocked_mcc": {"feature": "mcc", "values": [], "action": "decline"},
     "blocked_merchants": {"feature": "merchant_id", "values": [], "action": "decline"},
     # fires when the feature is at least `min`: bad-CVV errors of the card in the last hour
-    "bad_cvv_burst": {"feature": "card_bad_cvv_cnt_1h", "min": 3, "action": "decline"},
+    "bad_cvv_burst": {"feature": "card_badcvv_1h", "min": 3, "action": "decline"},
     "ml": {"review": 0.5, "decline": 0.9},
     "anomaly": {"review": 0.95, "decline": None},
 }

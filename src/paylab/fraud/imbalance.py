@@ -17,6 +17,7 @@ from imblearn.over_sampling import SMOTE
 from imblearn.pipeline import Pipeline
 from imblearn.under_sampling import RandomUnderSampler
 from sklearn.base import clone
+from sklearn.pipeline import Pipeline as SkPipeline
 
 SAMPLERS = {"smote": SMOTE, "undersample": RandomUnderSampler}
 STRATEGIES = ("none", "class_weight", *SAMPLERS)
@@ -61,9 +62,14 @@ def with_class_weight(model, ratio: float):
 
 
 def make_pipeline(model, strategy: str = "none", *, preprocessor=None, random_state: int = 0) -> Pipeline:
-    """An imbalanced-learn Pipeline [preprocessor] -> [sampler] -> model (a clone; the input is not modified)."""
+    """An imbalanced-learn Pipeline [preprocessor] -> [sampler] -> model (clones; the inputs are not modified).
+    A scikit-learn Pipeline preprocessor is spliced in step by step."""
     kind, value = parse_strategy(strategy)
-    steps: list[tuple[str, Any]] = [("preprocess", clone(preprocessor))] if preprocessor is not None else []
+    steps: list[tuple[str, Any]] = []
+    if isinstance(preprocessor, SkPipeline):  # imblearn wants a flat chain: splice the preprocessing steps in
+        steps += clone(preprocessor).steps
+    elif preprocessor is not None:
+        steps.append(("preprocess", clone(preprocessor)))
     if kind in SAMPLERS:
         steps.append(("resample", SAMPLERS[kind](sampling_strategy=value, random_state=random_state)))
     steps.append(("model", with_class_weight(model, value) if kind == "class_weight" else clone(model)))

@@ -1,0 +1,236 @@
+"""Time-aware fraud training: prequential comparison of models x imbalance strategies, Optuna tuning on the same
+folds, the final fit on the training window and its evaluation on validation and test.
+
+    folds = prequential(table, params["compare"], delay_days)
+    results = compare(table, folds, runs_of(params["compare"]["runs"]), params["models"], seed)  # run x fold
+    summary = summarise(results)                                                  # mean/std per run, best first
+    study = tune(table, folds, "xgboost", "class_weight:5", params, seed, storage)
+    split = final_split(table, params["split"], delay_days)
+    fitted = fit(table, split.train, "xgboost", strategy, model_params, seed)
+    scores = predict(fitted, table, split.test)
+
+Only labeled rows are trained on or scored (`table.labeled`); unlabeled transactions are never legitimate.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from paylab import evaluation
+from paylab.data.splits import Fold, TimeSplit, prequential_folds, time_split
+from paylab.fraud.data import FraudTable
+from paylab.fraud.models import build
+
+Params = dict[str, Any]
+
+
+def prequential(table: FraudTable, cfg: Params, delay_days: float, end=None) -> list[Fold]:
+    """Shifted train | delay | test folds over the labeled rows, the last one ending at `end` (default: with the
+    data; the stage ends them a delay before the validation window, so validation and test stay unseen)."""
+    return list(prequential_folds(table.frame["timestamp"], n_folds=int(cfg["n_folds"]),
+                                  train_days=cfg["train_days"], delay_days=delay_days, test_days=cfg["test_days"],
+                                  end=end, labeled=table.labeled))
+
+
+def days_needed(split_cfg: Params, compare_cfg: Params, delay_days: float) -> float:
+    """Days of data, back from the end, that the final split and the prequential folds before it cover."""
+    head = split_cfg["test_days"] + delay_days + split_cfg["valid_days"] + delay_days
+    folds = delay_days + compare_cfg["n_folds"] * compare_cfg["test_days"] + delay_days + compare_cfg["train_days"]
+    return head + max(split_cfg["train_days"], folds) + 1
+
+
+def final_split(table: FraudTable, cfg: Params, delay_days: float) -> TimeSplit:
+    """train | delay | valid | delay | test, laid out backwards from the end of the data; labeled rows only."""
+    return time_split(table.frame["timestamp"], train_days=cfg["train_days"], delay_days=delay_days,
+                      test_days=cfg["test_days"], valid_days=cfg["valid_days"], labeled=table.labeled)
+
+
+def _rows(table: FraudTable, idx: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
+    part = table.frame.iloc[idx]
+    return part[table.features], part["y"].to_numpy(dtype=int)
+
+
+def fit(table: FraudTable, idx: np.ndarray, name: str, strategy: str, model_params: Params | None, seed: int,
+        n_jobs: int = 2):
+    """The pipeline of `name` + `strategy` fitted on rows `idx` (labeled rows only)."""
+    X, y = _rows(table, idx)
+    if y.sum() == 0:
+        raise ValueError(f"fraud training window holds no fraud among {len(y)} labeled rows: widen train_days")
+    return build(name, strategy, y, model_params, seed, n_jobs).fit(X, y)
+
+
+def predict(pipeline, table: FraudTable, idx: np.ndarray) -> np.ndarray:
+    """Fraud probability of rows `idx`."""
+    return pipeline.predict_proba(table.frame.iloc[idx][table.features])[:, 1]
+
+
+def score(table: FraudTable, idx: np.ndarray, proba: np.ndarray, k: int) -> dict[str, float]:
+    """The shared classification metrics of `proba` on rows `idx`, with Card Precision@k per day."""
+    part = table.frame.iloc[idx]
+    return evaluation.classification_report(part["y"].to_numpy(dtype=int), proba, card_id=part["card_id"].to_numpy(),
+                                            day=part["day"].to_numpy(), k=k)
+
+
+def _fit_score(X_train, y_train, X_test, test_keys: pd.DataFrame, name: str, strategy: str,
+               model_params: Params | None, seed: int, k: int) -> dict[str, Any]:
+    """One fold in a worker process: a single-threaded fit, then the fold's metrics."""
+    start = time.perf_counter()
+    pipeline = build(name, strategy, y_train, model_params, seed, n_jobs=1).fit(X_train, y_train)
+    fit_s = time.perf_counter() - start
+    proba = pipeline.predict_proba(X_test)[:, 1]
+    metrics = evaluation.classification_report(test_keys["y"].to_numpy(dtype=int), proba,
+                                               card_id=test_keys["card_id"].to_numpy(),
+                                               day=test_keys["day"].to_numpy(), k=k)
+    return {"fit_seconds": fit_s, **{m: metrics[m] for m in ("n", "n_positive", "roc_auc", "average_precision",
+                                                             f"card_precision_at_{k}", "recall_at_fpr_1pct")}}
+
+
+def run_folds(table: FraudTable, folds: Sequence[Fold], name: str, strategy: str, model_params: Params | None,
+              seed: int, k: int, n_jobs: int = 2) -> list[dict[str, Any]]:
+    """Fit and score one model + strategy on every fold (folds in `n_jobs` processes, each fit single-threaded:
+    threads of one small fit stall each other on a busy machine); one row per fold."""
+    from joblib import Parallel, delayed
+
+    jobs = []
+    for fold in folds:
+        X_train, y_train = _rows(table, fold.train)
+        if y_train.sum() == 0:
+            raise ValueError(f"fraud training fold {fold.windows['train']} holds no fraud: widen train_days")
+        X_test = table.frame.iloc[fold.test][table.features]
+        keys = table.frame.iloc[fold.test][["y", "card_id", "day"]]
+        jobs.append(delayed(_fit_score)(X_train, y_train, X_test, keys, name, strategy, model_params, seed, k))
+    results = Parallel(n_jobs=min(n_jobs, len(jobs)) or 1)(jobs)
+    return [{"model": name, "strategy": strategy, "fold": i, "train_rows": len(fold.train),
+             "train_frauds": int(table.frame["y"].iloc[fold.train].sum()), **r}
+            for i, (fold, r) in enumerate(zip(folds, results, strict=True))]
+
+
+def compare(table: FraudTable, folds: Sequence[Fold], runs: Sequence[tuple[str, str]], models: Params, seed: int,
+            k: int = 100, n_jobs: int = 2, progress: bool = True) -> pd.DataFrame:
+    """Every (model, strategy) of `runs` on the same prequential folds; one row per run and fold."""
+    rows = []
+    for name, strategy in tqdm(runs, desc="compare", disable=not progress):
+        rows += run_folds(table, folds, name, strategy, models.get(name), seed, k, n_jobs)
+    return pd.DataFrame(rows)
+
+
+def runs_of(cfg: dict[str, Sequence[str]]) -> list[tuple[str, str]]:
+    """params `compare.runs` ({model: [strategy, ...]}) as (model, strategy) pairs."""
+    return [(model, strategy) for model, strategies in cfg.items() for strategy in strategies]
+
+
+def summarise(results: pd.DataFrame) -> pd.DataFrame:
+    """Mean and std over folds per model + strategy, best mean average precision first."""
+    metrics = [c for c in results.columns if c not in ("model", "strategy", "fold", "n", "n_positive", "train_rows",
+                                                       "train_frauds")]
+    out = results.groupby(["model", "strategy"], sort=False)[metrics].agg(["mean", "std"])
+    out.columns = [f"{m}_{stat}" for m, stat in out.columns]
+    return out.sort_values("average_precision_mean", ascending=False).reset_index()
+
+
+def best_strategy(summary: pd.DataFrame, model: str) -> str:
+    """The strategy with the best mean average precision for `model`."""
+    rows = summary[summary["model"] == model]
+    if rows.empty:
+        raise ValueError(f"model {model!r} is not in the comparison (models: {sorted(summary['model'].unique())})")
+    return str(rows.iloc[0]["strategy"])
+
+
+# --- tuning -----------------------------------------------------------------------------------------------------
+
+def search_space(name: str):
+    """The Optuna search space of a model: trial -> params."""
+    def xgboost(trial) -> Params:
+        return {"n_estimators": trial.suggest_int("n_estimators", 100, 300, step=50),
+                "max_depth": trial.suggest_int("max_depth", 3, 8),
+                "learning_rate": trial.suggest_float("learning_rate", 0.02, 0.3, log=True),
+                "min_child_weight": trial.suggest_float("min_child_weight", 0.5, 20, log=True),
+                "subsample": trial.suggest_float("subsample", 0.6, 1.0),
+                "colsample_bytree": trial.suggest_float("colsample_bytree", 0.4, 1.0),
+                "reg_lambda": trial.suggest_float("reg_lambda", 1e-3, 10, log=True)}
+
+    def lightgbm(trial) -> Params:
+        return {"n_estimators": trial.suggest_int("n_estimators", 100, 300, step=50),
+                "num_leaves": trial.suggest_int("num_leaves", 8, 128, log=True),
+                "learning_rate": trial.suggest_float("learning_rate", 0.02, 0.3, log=True),
+                "min_child_samples": trial.suggest_int("min_child_samples", 5, 100, log=True),
+                "subsample": trial.suggest_float("subsample", 0.6, 1.0), "subsample_freq": 1,
+                "colsample_bytree": trial.suggest_float("colsample_bytree", 0.4, 1.0),
+                "reg_lambda": trial.suggest_float("reg_lambda", 1e-3, 10, log=True)}
+
+    def catboost(trial) -> Params:
+        return {"iterations": trial.suggest_int("iterations", 100, 300, step=50),
+                "depth": trial.suggest_int("depth", 4, 8),
+                "learning_rate": trial.suggest_float("learning_rate", 0.02, 0.3, log=True),
+                "l2_leaf_reg": trial.suggest_float("l2_leaf_reg", 1, 20, log=True)}
+
+    def logreg(trial) -> Params:
+        return {"C": trial.suggest_float("C", 1e-3, 10, log=True)}
+
+    spaces = {"xgboost": xgboost, "lightgbm": lightgbm, "catboost": catboost, "logreg": logreg}
+    if name not in spaces:
+        raise ValueError(f"no search space for model {name!r} (known: {sorted(spaces)})")
+    return spaces[name]
+
+
+def tune(table: FraudTable, folds: Sequence[Fold], name: str, strategy: str, base_params: Params | None,
+         cfg: Params, seed: int, storage_path, k: int = 100, n_jobs: int = 2):
+    """Optuna study maximising the mean prequential average precision of `name` + `strategy` (each trial's params
+    override `base_params`) up to `cfg["n_trials"]` trials in all (`timeout_s` caps one session). The study is named
+    after its inputs (model, strategy, base params, folds, features, seed): rerunning with the same inputs reuses
+    the stored study (same result), an interrupted run resumes it. Returns the study."""
+    from paylab.tuning import tune as run_study
+
+    fingerprint = json.dumps([name, strategy, base_params, [[str(t) for w in f.windows.values() for t in w]
+                                                            for f in folds], len(table.frame), table.features, seed,
+                              k], sort_keys=True, default=str)
+    study_name = f"fraud-{name}-{hashlib.sha1(fingerprint.encode()).hexdigest()[:10]}"
+
+    def objective(params: Params) -> float:
+        rows = run_folds(table, folds, name, strategy, {**(base_params or {}), **params}, seed, k, n_jobs)
+        values = [r["average_precision"] for r in rows if not np.isnan(r["average_precision"])]
+        if not values:
+            raise ValueError("tuning: no prequential test fold holds a fraud; widen fraud.compare.test_days")
+        return float(np.mean(values))  # a fold without fraud has no AP: the others decide
+
+    return run_study(objective, search_space(name), study_name, storage_path, n_trials=cfg.get("n_trials"),
+                     timeout_s=cfg.get("timeout_s"), seed=seed, module="fraud", total=True)
+
+
+# --- final evaluation -------------------------------------------------------------------------------------------
+
+def curves(y, scores: dict[str, np.ndarray], points: int = 201) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """ROC (tpr per model on a common fpr grid) and PR (interpolated precision per model on a recall grid) tables,
+    the DVC plots of the stage."""
+    from sklearn.metrics import precision_recall_curve, roc_curve
+
+    grid_ = np.linspace(0, 1, points)
+    roc, pr = pd.DataFrame({"fpr": grid_}), pd.DataFrame({"recall": grid_})
+    for name, s in scores.items():
+        fpr, tpr, _ = roc_curve(y, s)
+        roc[f"tpr_{name}"] = np.interp(grid_, fpr, tpr)
+        precision, recall, _ = precision_recall_curve(y, s)
+        # interpolated precision: the best precision at recall >= r (recall is decreasing in sklearn's output)
+        best = np.maximum.accumulate(precision[::-1])[::-1]
+        pr[f"precision_{name}"] = np.interp(grid_, recall[::-1], best[::-1])
+    return roc.round(6), pr.round(6)
+
+
+def business_view(y, proba, amount, review_cost: float, threshold: float) -> dict[str, float]:
+    """Reviews needed and fraud amount caught when every transaction at or above `threshold` is reviewed."""
+    y = np.asarray(y, dtype=bool)
+    amount = np.clip(np.asarray(amount, dtype=float), 0, None)
+    flagged = np.asarray(proba) >= threshold
+    caught_amount = float(amount[flagged & y].sum())
+    return {"threshold": float(threshold), "reviews": int(flagged.sum()), "review_rate": float(flagged.mean()),
+            "frauds_caught": int((flagged & y).sum()), "fraud_amount_caught": caught_amount,
+            "fraud_amount": float(amount[y].sum()),
+            "cost": float(review_cost * flagged.sum() + amount[y & ~flagged].sum())}
