@@ -84,8 +84,10 @@ class _Spill:
 
 
 def build_polars(tables: dict[str, pl.DataFrame], out_path: Path, cfg: FeatureConfig) -> None:
-    """Default engine with bounded memory: each block goes to disk as soon as it is computed."""
+    """Default engine with bounded memory: each block goes to disk as soon as it is computed. Takes `tables` over:
+    its transactions frame is replaced by the sorted one, so that only one copy is held."""
     out_path.parent.mkdir(parents=True, exist_ok=True)
+    tables = {**tables, "transactions": polars_engine.prepare(tables.pop("transactions"))}  # one sorted copy only
     with tempfile.TemporaryDirectory(dir=out_path.parent, prefix=".features-") as tmp:
         spill = _Spill(Path(tmp))
         for block in polars_engine.blocks(tables, cfg):

@@ -33,7 +33,10 @@ RISK_KEYS = {**RISK_ENTITIES, "card": "card_id"}
 
 
 def prepare(tx: pl.DataFrame) -> pl.DataFrame:
-    """Transactions in (timestamp, transaction_id) order with integer microseconds `ts_us`."""
+    """Transactions in (timestamp, transaction_id) order with integer microseconds `ts_us` (as they are when
+    already prepared)."""
+    if "ts_us" in tx.columns:
+        return tx
     return tx.sort("timestamp", "transaction_id").with_columns(ts_us=pl.col("timestamp").dt.epoch("us"))
 
 
