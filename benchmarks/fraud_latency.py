@@ -11,12 +11,10 @@ transaction before the cut and then decides the transactions after it, in time o
 from __future__ import annotations
 
 import argparse
-import contextlib
 import gc
 import http.client
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -175,7 +173,7 @@ def _request(txn: dict) -> bytes:
 def served(service_blob: bytes, rows: list[dict], expected: list[str], work: Path) -> dict:
     """Register the warm service in a temp MLflow store, `mlflow models serve` it, POST one transaction per request
     over one keep-alive connection; p50/p99 of the round trip, then stop the server."""
-    from paylab.fraud.service import log_service
+    from paylab.fraud.service import log_service, stop_server
 
     store = work / "mlflow"
     store.mkdir()
@@ -220,14 +218,7 @@ def served(service_blob: bytes, rows: list[dict], expected: list[str], work: Pat
             agree += answer["predictions"][0]["decision"] == want
         conn.close()
     finally:
-        for sig, wait in ((signal.SIGTERM, 15), (signal.SIGKILL, None)):
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, sig)
-            try:
-                proc.wait(timeout=wait)
-                break
-            except subprocess.TimeoutExpired:
-                continue
+        stop_server(proc)
         log.close()
     return {"served_p50_ms": pct(times, 50), "served_p99_ms": pct(times, 99), "served_requests": len(times),
             "served_startup_s": startup, "served_agree": agree}

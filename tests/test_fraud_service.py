@@ -3,10 +3,8 @@ and a real `mlflow models serve` round trip."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -26,7 +24,7 @@ from paylab.features.build import read_interim
 from paylab.fraud.data import preprocessor
 from paylab.fraud.decision import DecisionEngine
 from paylab.fraud.imbalance import make_pipeline
-from paylab.fraud.service import FraudService, log_service, normalise, warm_service
+from paylab.fraud.service import FraudService, log_service, normalise, stop_server, warm_service
 
 N_ROWS = 300  # transactions decided after the cut
 
@@ -198,18 +196,6 @@ def _post(url: str, payload: dict, timeout: float = 30) -> dict:
         return json.loads(response.read())
 
 
-def _stop(proc: subprocess.Popen) -> None:
-    """SIGTERM the server's process group (mlflow + its uvicorn child), SIGKILL after 15 s."""
-    for sig, wait in ((signal.SIGTERM, 15), (signal.SIGKILL, None)):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, sig)
-        try:
-            proc.wait(timeout=wait)
-            return
-        except subprocess.TimeoutExpired:
-            continue
-
-
 @pytest.mark.slow
 def test_served_endpoint(world, registry):
     """`mlflow models serve` of models:/fraud@champion answers a one-transaction JSON request."""
@@ -234,7 +220,7 @@ def test_served_endpoint(world, registry):
         answers = [_post(f"http://127.0.0.1:{port}/invocations", {"dataframe_records": [_request(r)]})
                    for r in rows]
     finally:
-        _stop(proc)
+        stop_server(proc)
         log.close()
     service = _fresh(world)
     service.labels_from_requests = False

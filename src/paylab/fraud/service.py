@@ -595,3 +595,21 @@ def log_service(service: FraudService, name: str = MODEL_NAME, *, val_average_pr
     return {"version": version, "promoted": promoted, "champion_version": champion, "champion_ap": champion_ap,
             "previous_champion_version": previous, "run_id": run_id, "model_uri": f"models:/{name}/{version}",
             "service_bytes": size}
+
+
+def stop_server(proc) -> None:
+    """Stop a `mlflow models serve` subprocess started with `start_new_session=True`: SIGTERM its process group
+    (mlflow and its uvicorn child), SIGKILL after 15 s."""
+    import contextlib
+    import os
+    import signal
+    import subprocess
+
+    for sig, wait in ((signal.SIGTERM, 15), (signal.SIGKILL, None)):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, sig)
+        try:
+            proc.wait(timeout=wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
