@@ -27,3 +27,23 @@ def test_home_shows_metrics_of_each_stage(tmp_path, monkeypatch):
     tables = [df.value for df in at.dataframe]
     assert tables[0].loc["n_transactions", "value"] == 123
     assert list(tables[1].columns) == ["model", "baseline"]
+
+
+FRAUD_PAGE = str(Path(__file__).resolve().parents[1] / "app" / "pages" / "1_Fraud.py")
+
+
+def test_fraud_page_without_report_or_champion(tmp_path, monkeypatch):
+    monkeypatch.setenv("PAYLAB_ROOT", str(tmp_path))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    at = AppTest.from_file(FRAUD_PAGE).run(timeout=60)
+    assert not at.exception and "make repro" in at.warning[0].value
+    metrics = tmp_path / "reports" / "metrics"
+    metrics.mkdir(parents=True)
+    (metrics / "fraud.json").write_text(json.dumps({
+        "model": {"roc_auc": 0.9}, "baseline": {"roc_auc": 0.7}, "oracle": {"roc_auc": 0.99},
+        "comparison": {"xgboost__none": {"average_precision": 0.5, "roc_auc": 0.9}},
+        "decision": {"review_rate": 0.01}}))
+    at = AppTest.from_file(FRAUD_PAGE).run(timeout=60)
+    assert not at.exception
+    assert list(at.dataframe[0].value.columns) == ["model", "baseline", "oracle"]
+    assert "champion" in at.info[0].value

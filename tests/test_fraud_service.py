@@ -24,7 +24,7 @@ from paylab.features.build import read_interim
 from paylab.fraud.data import preprocessor
 from paylab.fraud.decision import DecisionEngine
 from paylab.fraud.imbalance import make_pipeline
-from paylab.fraud.service import FraudService, log_service, normalise, stop_server, warm_service
+from paylab.fraud.service import FraudService, load_champion, log_service, normalise, stop_server, warm_service
 
 N_ROWS = 300  # transactions decided after the cut
 
@@ -164,6 +164,32 @@ def test_logged_service_loads_and_predicts(world, registry):
     run = mlflow.get_run(result["run_id"])
     assert run.data.metrics["val_average_precision"] == pytest.approx(0.30)
     assert run.data.tags["stage"] == "serve"
+
+
+def test_load_champion_gives_the_registered_service(world, registry):
+    service, version = load_champion()
+    assert version == registry["result"]["champion_version"]
+    row = next(world["after"].iter_rows(named=True))
+    assert service.decide(row, update=False) == _fresh(world).decide(row, update=False)
+    assert load_champion("no_such_model") is None
+
+
+def test_app_fraud_page_decides_with_the_champion(registry, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    metrics = registry["root"] / "reports" / "metrics"
+    metrics.mkdir(parents=True, exist_ok=True)
+    (metrics / "fraud.json").write_text(json.dumps({"model": {"roc_auc": 0.9}, "comparison": {}, "decision": {}}))
+    monkeypatch.setenv("PAYLAB_ROOT", str(registry["root"]))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", registry["uri"])
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "app" / "pages" / "1_Fraud.py"))
+    at.run(timeout=120)
+    assert not at.exception
+    at.number_input[4].set_value(9_999.0)  # amount
+    at.button[0].click().run(timeout=60)
+    assert not at.exception
+    assert at.metric[0].value in ("approve", "review", "decline")
+    assert "fraud v" in at.metric[0].label
 
 
 def test_champion_moves_only_on_better_ap(world, registry):

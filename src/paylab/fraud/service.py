@@ -613,3 +613,15 @@ def stop_server(proc) -> None:
             return
         except subprocess.TimeoutExpired:
             continue
+
+
+def load_champion(name: str = "fraud", alias: str = "champion") -> tuple[FraudService, int] | None:
+    """(service, version) behind models:/<name>@<alias> in the current MLflow store; None when none is registered."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        version = mlflow.MlflowClient().get_model_version_by_alias(name, alias)
+    except MlflowException:
+        return None
+    model = mlflow.pyfunc.load_model(f"models:/{name}@{alias}")
+    return model.unwrap_python_model().service, int(version.version)
