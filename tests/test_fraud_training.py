@@ -41,6 +41,14 @@ def test_table_labels_oracle_and_order(table, tiny_features):
     assert not set(table.features) & {"label", "transaction_id", "timestamp", "y", "oracle_proba"}
 
 
+def test_real_data_without_oracle_and_excluded_features(tiny_features, tmp_path):
+    table = load_table(tiny_features, tmp_path / "no_oracle.parquet", exclude=["user_gender"])
+    assert not table.has_oracle and "oracle_proba" not in table.frame
+    assert "user_gender" not in table.features and "card_cnt_1h" in table.features
+    with pytest.raises(ValueError, match="not in the file"):
+        load_table(tiny_features, exclude=["no_such_feature"])
+
+
 def test_last_days_keeps_only_the_recent_window(tiny_features):
     recent = load_table(tiny_features, last_days=30).frame
     full = load_table(tiny_features).frame

@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 from paylab.features.spec import NIGHT_HOURS, Feature, FeatureConfig, feature_list
+from paylab.fraud.models import predict_steps
 
 CHUNK_ROWS = 20_000  # rows per native-contribution call in a batch (bounds memory: rows x columns x 4 bytes)
 SMALL_FRAME = 8  # frames up to this many rows take the per-row path (no pandas transform)
@@ -44,26 +45,14 @@ SMALL_FRAME = 8  # frames up to this many rows take the per-row path (no pandas 
 
 # --- the pipeline --------------------------------------------------------------------------------------------------
 
-def _flatten(steps) -> list[Any]:
-    out = []
-    for _, step in steps:
-        if step is None or step == "passthrough":
-            continue
-        out.extend(_flatten(step.steps) if hasattr(step, "steps") else [step])
-    return out
-
-
 def _transformers(model) -> list[Any]:
     """The steps before the final estimator, nested pipelines flattened, samplers (fit-time only) left out."""
-    if not hasattr(model, "steps"):
-        return []
-    steps = _flatten(model.steps[:-1])
-    return [s for s in steps if not (hasattr(s, "fit_resample") and not hasattr(s, "transform"))]
+    return predict_steps(model)[:-1]
 
 
 def final_estimator(model):
     """The pipeline's last step (the model itself when it is not a pipeline)."""
-    return model.steps[-1][1] if hasattr(model, "steps") else model
+    return predict_steps(model)[-1]
 
 
 def _kind(final) -> str:

@@ -58,3 +58,16 @@ def build(name: str, strategy: str, y_train, params: dict[str, Any] | None = Non
     kind = "linear" if name == "logreg" else "impute" if strategy.startswith("smote") else "trees"
     return make_pipeline(estimator(name, params, seed, n_jobs), strategy, preprocessor=preprocessor(kind),
                          random_state=seed)
+
+
+def predict_steps(model) -> list:
+    """The estimators a fitted (imbalanced-learn or scikit-learn) pipeline applies at predict time, in order: nested
+    pipelines flattened, samplers (fit-time only) and passthrough steps left out; the model itself is the last."""
+    if not hasattr(model, "steps"):
+        return [model]
+    out = []
+    for _, step in model.steps:
+        if step is None or step == "passthrough" or (hasattr(step, "fit_resample") and not hasattr(step, "transform")):
+            continue
+        out.extend(predict_steps(step))
+    return out

@@ -29,6 +29,7 @@ import polars as pl
 
 from paylab.data.kaggle import ERROR_FLAGS, US_STATES
 from paylab.fraud.decision import DecisionEngine
+from paylab.fraud.models import predict_steps
 
 log = logging.getLogger(__name__)
 
@@ -144,20 +145,6 @@ def _records(transactions: pd.DataFrame | pl.DataFrame | Iterable[Mapping[str, A
 
 
 # ------------------------------------------------------------------------------------------ fast row scoring
-def _flat_steps(model) -> list:
-    """The estimators a fitted (imbalanced-learn or scikit-learn) pipeline applies at predict time, nested
-    pipelines flattened, samplers (fit-time only) and passthrough steps left out."""
-    steps = getattr(model, "steps", None)
-    if steps is None:
-        return [model]
-    out = []
-    for _, est in steps:
-        if est is None or est == "passthrough" or hasattr(est, "fit_resample"):
-            continue
-        out.extend(_flat_steps(est))
-    return out
-
-
 class _RowScorer:
     """Feature dicts -> the model's probabilities without pandas: the FeatureEncoder's encoding done on Python lists,
     then XGBoost's `inplace_predict` on a float32 matrix with one thread. Equals `pipeline.predict_proba` of the
@@ -169,7 +156,7 @@ class _RowScorer:
 
         from paylab.fraud.data import FeatureEncoder
 
-        steps = _flat_steps(model)
+        steps = predict_steps(model)
         encoder, clf = (steps + [None, None])[:2]
         if len(steps) != 2 or not isinstance(encoder, FeatureEncoder) or not isinstance(clf, XGBClassifier):
             raise TypeError("fast path needs FeatureEncoder -> XGBClassifier")
