@@ -53,17 +53,21 @@ def final_split(table: FraudTable, cfg: Params, delay_days: float) -> TimeSplit:
                       test_days=cfg["test_days"], valid_days=cfg["valid_days"], labeled=table.labeled)
 
 
-def _rows(table: FraudTable, idx: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
+def _training_rows(table: FraudTable, idx: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
+    """Features and 0/1 labels of training rows `idx`; a window without any fraud cannot be learned from."""
     part = table.frame.iloc[idx]
-    return part[table.features], part["y"].to_numpy(dtype=int)
+    y = part["y"].to_numpy(dtype=int)
+    if y.sum() == 0:
+        window = (part["timestamp"].min(), part["timestamp"].max()) if len(part) else "(empty)"
+        raise ValueError(f"fraud training window {window} holds no fraud among {len(y)} labeled rows: "
+                         f"widen train_days")
+    return part[table.features], y
 
 
 def fit(table: FraudTable, idx: np.ndarray, name: str, strategy: str, model_params: Params | None, seed: int,
         n_jobs: int = 2):
     """The pipeline of `name` + `strategy` fitted on rows `idx` (labeled rows only)."""
-    X, y = _rows(table, idx)
-    if y.sum() == 0:
-        raise ValueError(f"fraud training window holds no fraud among {len(y)} labeled rows: widen train_days")
+    X, y = _training_rows(table, idx)
     return build(name, strategy, y, model_params, seed, n_jobs).fit(X, y)
 
 
@@ -72,11 +76,15 @@ def predict(pipeline, table: FraudTable, idx: np.ndarray) -> np.ndarray:
     return pipeline.predict_proba(table.frame.iloc[idx][table.features])[:, 1]
 
 
+def _report(keys: pd.DataFrame, proba: np.ndarray, k: int) -> dict[str, float]:
+    """The shared classification metrics of `proba` against keys `y`, with Card Precision@k per (card_id, day)."""
+    return evaluation.classification_report(keys["y"].to_numpy(dtype=int), proba, card_id=keys["card_id"].to_numpy(),
+                                            day=keys["day"].to_numpy(), k=k)
+
+
 def score(table: FraudTable, idx: np.ndarray, proba: np.ndarray, k: int) -> dict[str, float]:
     """The shared classification metrics of `proba` on rows `idx`, with Card Precision@k per day."""
-    part = table.frame.iloc[idx]
-    return evaluation.classification_report(part["y"].to_numpy(dtype=int), proba, card_id=part["card_id"].to_numpy(),
-                                            day=part["day"].to_numpy(), k=k)
+    return _report(table.frame.iloc[idx], proba, k)
 
 
 def _fit_score(X_train, y_train, X_test, test_keys: pd.DataFrame, name: str, strategy: str,
@@ -85,10 +93,7 @@ def _fit_score(X_train, y_train, X_test, test_keys: pd.DataFrame, name: str, str
     start = time.perf_counter()
     pipeline = build(name, strategy, y_train, model_params, seed, n_jobs=1).fit(X_train, y_train)
     fit_s = time.perf_counter() - start
-    proba = pipeline.predict_proba(X_test)[:, 1]
-    metrics = evaluation.classification_report(test_keys["y"].to_numpy(dtype=int), proba,
-                                               card_id=test_keys["card_id"].to_numpy(),
-                                               day=test_keys["day"].to_numpy(), k=k)
+    metrics = _report(test_keys, pipeline.predict_proba(X_test)[:, 1], k)
     return {"fit_seconds": fit_s, **{m: metrics[m] for m in ("n", "n_positive", "roc_auc", "average_precision",
                                                              f"card_precision_at_{k}", "recall_at_fpr_1pct")}}
 
@@ -99,18 +104,16 @@ def run_folds(table: FraudTable, folds: Sequence[Fold], name: str, strategy: str
     threads of one small fit stall each other on a busy machine); one row per fold."""
     from joblib import Parallel, delayed
 
-    jobs = []
+    jobs, frauds = [], []
     for fold in folds:
-        X_train, y_train = _rows(table, fold.train)
-        if y_train.sum() == 0:
-            raise ValueError(f"fraud training fold {fold.windows['train']} holds no fraud: widen train_days")
-        X_test = table.frame.iloc[fold.test][table.features]
-        keys = table.frame.iloc[fold.test][["y", "card_id", "day"]]
-        jobs.append(delayed(_fit_score)(X_train, y_train, X_test, keys, name, strategy, model_params, seed, k))
+        X_train, y_train = _training_rows(table, fold.train)
+        frauds.append(int(y_train.sum()))
+        test = table.frame.iloc[fold.test]
+        jobs.append(delayed(_fit_score)(X_train, y_train, test[table.features], test[["y", "card_id", "day"]], name,
+                                        strategy, model_params, seed, k))
     results = Parallel(n_jobs=min(n_jobs, len(jobs)) or 1)(jobs)
-    return [{"model": name, "strategy": strategy, "fold": i, "train_rows": len(fold.train),
-             "train_frauds": int(table.frame["y"].iloc[fold.train].sum()), **r}
-            for i, (fold, r) in enumerate(zip(folds, results, strict=True))]
+    return [{"model": name, "strategy": strategy, "fold": i, "train_rows": len(fold.train), "train_frauds": n, **r}
+            for i, (fold, n, r) in enumerate(zip(folds, frauds, results, strict=True))]
 
 
 def compare(table: FraudTable, folds: Sequence[Fold], runs: Sequence[tuple[str, str]], models: Params, seed: int,
