@@ -12,7 +12,7 @@ export PYTHONHASHSEED := 0
 # scale and seed come from params.yaml (data.scale, seed) unless given: `make data SCALE=tiny`
 SYNTH_ARGS = $(if $(SCALE),--scale $(SCALE)) $(if $(SEED),--seed $(SEED))
 
-.PHONY: help setup data repro test lint lab app mlflow-ui bench lock clean
+.PHONY: help setup data repro exp test lint lab app mlflow-ui bench lock clean
 help:  ## list the verbs
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
 
@@ -33,6 +33,9 @@ data: setup  ## synthetic raw data at params.yaml data.scale (kept if data/raw a
 repro: setup data  ## rebuild every stage (dvc repro), then point at reports/index.html
 	$(BIN)/dvc repro
 	@echo "Reports: file://$(CURDIR)/reports/index.html"
+
+exp: setup data  ## a DVC experiment: make exp ARGS="-S fraud.tune.n_trials=10" (then dvc exp show / metrics diff)
+	$(BIN)/dvc exp run $(ARGS)
 
 test: setup  ## lint + the whole test suite (tiny data)
 	$(BIN)/ruff check src tests pipelines benchmarks app
@@ -58,4 +61,4 @@ lock:  ## recompile requirements.lock from requirements.in
 	  --generate-hashes -o requirements.lock
 
 clean:  ## remove generated data, reports and the MLflow store (keeps .venv)
-	rm -rf data/interim data/processed reports/notebooks reports/figures mlflow.db mlruns
+	rm -rf data/interim data/processed reports/notebooks reports/figures mlflow.db mlruns optuna-studies

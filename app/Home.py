@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from paylab.paths import reports_dir
+from paylab.report import metric_roles
 from paylab.stages import flat_metrics
 
 # the checkout this app lives in, unless PAYLAB_ROOT points elsewhere
@@ -25,7 +26,7 @@ if not metrics_files:
 for path in metrics_files:
     data = json.loads(path.read_text())
     with st.expander(path.stem, expanded=path.stem in {"eda", "features"}):
-        roles = [r for r in ("model", "baseline", "oracle") if isinstance(data.get(r), dict)]
+        roles = metric_roles(data)
         if roles:
             st.dataframe(pd.DataFrame({r: data[r] for r in roles}))
         else:

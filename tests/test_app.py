@@ -40,10 +40,10 @@ def test_fraud_page_without_report_or_champion(tmp_path, monkeypatch):
     metrics = tmp_path / "reports" / "metrics"
     metrics.mkdir(parents=True)
     (metrics / "fraud.json").write_text(json.dumps({
-        "model": {"roc_auc": 0.9}, "baseline": {"roc_auc": 0.7}, "oracle": {"roc_auc": 0.99},
+        "model": {"roc_auc": 0.9}, "baseline": {"roc_auc": 0.7}, "latent_ceiling": {"roc_auc": 0.99},
         "comparison": {"xgboost__none": {"average_precision": 0.5, "roc_auc": 0.9}},
         "decision": {"review_rate": 0.01}}))
     at = AppTest.from_file(FRAUD_PAGE).run(timeout=60)
     assert not at.exception
-    assert list(at.dataframe[0].value.columns) == ["model", "baseline", "oracle"]
+    assert list(at.dataframe[0].value.columns) == ["model", "baseline", "latent_ceiling"]
     assert "champion" in at.info[0].value

@@ -177,3 +177,100 @@ def test_ic_matches_scipy_per_date_and_skips_degenerate_dates():
     flat = ev.ic_series([1, 1, 2, 2], [1.0, 1.0, 1.0, 2.0], [1.0, 2.0, 1.0, 2.0])
     assert math.isnan(flat.loc[1]) and flat.loc[2] == pytest.approx(1.0)
     assert math.isnan(ev.icir([1, 1], [1.0, 2.0], [1.0, 2.0]))  # one date: no dispersion
+
+
+def test_card_precision_by_day_and_normalised():
+    f = _cp_frame()
+    args = (f["score"], f["y"], f["card"], f["day"])
+    by_day = ev.card_precision_by_day(*args, k=2)
+    assert by_day["fraud_cards"].tolist() == [2, 2]  # day 2: A was detected on day 1, C and D remain
+    assert by_day["hits"].tolist() == [1, 2] and by_day["max_precision"].tolist() == [1.0, 1.0]
+    assert ev.card_precision_normalised(*args, k=2) == pytest.approx(0.75)
+    # k above the number of fraudulent cards: raw CP@k is capped at 2/4, the normalised figure is not
+    assert ev.card_precision_at_k(*args, k=4, remove_detected=False) == pytest.approx(0.5)
+    assert ev.card_precision_normalised(*args, k=4, remove_detected=False) == pytest.approx(1.0)
+    r = ev.classification_report(f["y"], f["score"], card_id=f["card"], day=f["day"], k=2)
+    assert r["card_precision_at_2_normalised"] == pytest.approx(0.75)
+
+
+def test_card_precision_normalised_skips_days_without_fraud():
+    by_day = ev.card_precision_by_day([0.9, 0.1, 0.5], [0, 0, 1], ["A", "B", "A"], [1, 1, 2], k=1)
+    assert math.isnan(by_day["normalised"].iloc[0]) and by_day["normalised"].iloc[1] == 1.0
+    assert ev.card_precision_normalised([0.9, 0.1, 0.5], [0, 0, 1], ["A", "B", "A"], [1, 1, 2], k=1) == 1.0
+
+
+def test_daily_capacity():
+    assert ev.daily_capacity(["a", "b", "a", "c", "d"], [1, 1, 1, 2, 2], share=0.5) == 1  # 2 cards a day
+    assert ev.daily_capacity(np.arange(4000), np.repeat([1, 2], 2000), share=0.01) == 20
+
+
+def _noisy(n=3000, seed=0, noise=1.0):
+    rng = np.random.default_rng(seed)
+    y = (rng.random(n) < 0.05).astype(int)
+    score = y + rng.normal(0, noise, n)
+    return y, np.round(score, 1)  # rounding makes ties
+
+
+def test_weighted_fast_metrics_match_sklearn_with_ties_and_repeats():
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    y, s = _noisy()
+    ranked = ev._RankedScore(y, s)
+    got = ranked.metrics(["roc_auc", "average_precision", "recall_at_fpr_1pct", "recall_at_fpr_5pct"])
+    assert got["roc_auc"] == pytest.approx(roc_auc_score(y, s))
+    assert got["average_precision"] == pytest.approx(average_precision_score(y, s))
+    assert got["recall_at_fpr_1pct"] == pytest.approx(ev.recall_at_fpr(y, s, 0.01))
+    assert got["recall_at_fpr_5pct"] == pytest.approx(ev.recall_at_fpr(y, s, 0.05))
+    w = np.random.default_rng(1).integers(0, 3, y.size)  # a bootstrap weighting = rows repeated w times
+    weighted = ranked.metrics(["roc_auc", "average_precision", "recall_at_fpr_1pct"], w.astype(float))
+    yr, sr = np.repeat(y, w), np.repeat(s, w)
+    assert weighted["roc_auc"] == pytest.approx(roc_auc_score(yr, sr))
+    assert weighted["average_precision"] == pytest.approx(average_precision_score(yr, sr))
+    assert weighted["recall_at_fpr_1pct"] == pytest.approx(ev.recall_at_fpr(yr, sr, 0.01))
+
+
+def test_block_replicates_weight_whole_blocks():
+    blocks = np.repeat(np.arange(10), 5)
+    for w in ev.block_replicates(blocks, n_boot=20, seed=3):
+        assert w.sum() == blocks.size  # as many blocks drawn as there are
+        assert (w.reshape(10, 5) == w.reshape(10, 5)[:, :1]).all()  # rows of one block share their weight
+    first = list(ev.block_replicates(blocks, 5, seed=3))
+    assert all((a == b).all() for a, b in zip(first, ev.block_replicates(blocks, 5, seed=3), strict=True))
+
+
+def test_bootstrap_intervals_and_paired_verdicts():
+    y, good = _noisy(noise=0.5)
+    _, bad = _noisy(noise=2.0, seed=5)
+    days = np.repeat(np.arange(100), 30)
+    points, reps = ev.bootstrap_scores(y, {"good": good, "bad": bad, "same": good}, days,
+                                       metrics=("average_precision", "roc_auc"), n_boot=200, seed=0)
+    ci = ev.intervals(points["good"], reps["good"])
+    assert ci["average_precision_ci_low"] < ci["average_precision"] < ci["average_precision_ci_high"]
+    assert ci["average_precision"] == pytest.approx(ev.average_precision(y, good))
+    better = ev.paired_difference(points["good"]["average_precision"], points["bad"]["average_precision"],
+                                  reps["good"]["average_precision"], reps["bad"]["average_precision"])
+    assert better["verdict"] == "better" and better["ci_low"] > 0
+    same = ev.paired_difference(points["good"]["roc_auc"], points["same"]["roc_auc"], reps["good"]["roc_auc"],
+                                reps["same"]["roc_auc"])
+    assert same == {"difference": 0.0, "ci_low": 0.0, "ci_high": 0.0, "verdict": "no measurable difference"}
+
+
+def test_block_bootstrap_is_wider_than_row_bootstrap_on_clustered_errors():
+    # frauds arrive in day bursts: resampling rows treats a burst as independent evidence, days do not
+    rng = np.random.default_rng(0)
+    days = np.repeat(np.arange(60), 200)
+    burst = rng.random(60) < 0.2
+    y = ((rng.random(days.size) < 0.002) | (burst[days] & (rng.random(days.size) < 0.05))).astype(int)
+    score = rng.normal(0, 1, days.size) + y * np.where(burst[days], 0.3, 3.0)
+    width = {}
+    for name, blocks in (("day", days), ("row", np.arange(days.size))):
+        points, reps = ev.bootstrap_scores(y, {"m": score}, blocks, metrics=("average_precision",), n_boot=300)
+        ci = ev.intervals(points["m"], reps["m"])
+        width[name] = ci["average_precision_ci_high"] - ci["average_precision_ci_low"]
+    assert width["day"] > 1.2 * width["row"]
+
+
+def test_bootstrap_mean():
+    assert ev.bootstrap_mean([0.5] * 10, n_boot=50) == {"mean": 0.5, "ci_low": 0.5, "ci_high": 0.5}
+    r = ev.bootstrap_mean([0.0, 1.0, np.nan, 0.0, 1.0], n_boot=200, seed=1)
+    assert r["mean"] == 0.5 and 0.0 <= r["ci_low"] < 0.5 < r["ci_high"] <= 1.0

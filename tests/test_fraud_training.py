@@ -108,7 +108,7 @@ def test_comparison_is_deterministic_and_summarised(table, folds):
     runs = [("xgboost", "none"), ("xgboost", "smote:0.05"), ("logreg", "class_weight:full")]
     first = training.compare(table, folds, runs, SMALL, seed=3, k=10, progress=False)
     again = training.compare(table, folds, runs, SMALL, seed=3, k=10, progress=False)
-    cols = ["roc_auc", "average_precision", "card_precision_at_10"]
+    cols = ["roc_auc", "average_precision", "card_precision_at_k", "card_precision_at_k_normalised"]
     pd.testing.assert_frame_equal(first[cols], again[cols])
     assert len(first) == len(runs) * len(folds)
     summary = training.summarise(first)
@@ -125,6 +125,16 @@ def test_tuning_reaches_its_total_and_reuses_the_study(table, folds, tmp_path):
                           storage_path=storage, k=10)
     assert len(study.trials) == len(again.trials) == 2  # same inputs: the stored study, no new trial
     assert again.best_value == study.best_value
+    changed = training.tune(table, folds, "xgboost", "class_weight:5", SMALL["xgboost"], {"n_trials": 1}, seed=5,
+                            storage_path=storage, k=10, inputs={"features": {"risk_windows": ["7d"]}})
+    assert changed.study_name != study.study_name and len(changed.trials) == 1  # new feature params: a new study
+
+
+def test_file_digest_changes_with_the_bytes(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.write_bytes(b"x" * 100)
+    b.write_bytes(b"x" * 99 + b"y")
+    assert training.file_digest(a) == training.file_digest(a) != training.file_digest(b)
 
 
 def test_curves_and_business_view():
@@ -133,6 +143,74 @@ def test_curves_and_business_view():
     roc, pr = training.curves(y, {"model": s, "oracle": y.astype(float)}, points=11)
     assert list(roc.columns) == ["fpr", "tpr_model", "tpr_oracle"] and roc["tpr_model"].is_monotonic_increasing
     assert pr["precision_oracle"].eq(1.0).all()
+    # ranked: 0.9 fraud, 0.7 legit, 0.6 fraud -> precision 1 up to recall 0.5, then 2/3 up to recall 1
+    assert pr["precision_model"].tolist() == pytest.approx([1.0] * 6 + [2 / 3] * 5, abs=1e-6)
+    assert pr["precision_model"].is_monotonic_decreasing
     view = training.business_view(y, s, [10, 10, 100, 10, 50, 10], review_cost=2.0, threshold=0.65)
     assert view["reviews"] == 2 and view["frauds_caught"] == 1
     assert view["fraud_amount_caught"] == 100 and view["cost"] == 2 * 2 + 50
+
+
+def test_one_label_delay():
+    assert training.label_delay({"delay_days": 5}) == 5.0
+    assert training.label_delay({"delay_days": 5}, 5) == 5.0
+    with pytest.raises(ValueError, match=r"fraud.delay_days \(3\) disagrees with features.delay_days \(5.0\)"):
+        training.label_delay({"delay_days": 5}, 3)
+
+
+def test_model_inputs_are_exactly_the_spec_features(tiny_features, tmp_path):
+    from paylab.features import feature_names
+
+    spec = feature_names()
+    assert load_table(tiny_features, expected=spec).features == spec
+    extra = pl.read_parquet(tiny_features).head(100).with_columns(pl.lit(1.0).alias("leaky_column"))
+    extra.write_parquet(tmp_path / "extra.parquet")
+    with pytest.raises(ValueError, match=r"extra.parquet: 1 columns are not features of the spec, e.g. 'leaky_column'"):
+        load_table(tmp_path / "extra.parquet", expected=spec)
+    with pytest.raises(ValueError, match=r"1 spec features missing, e.g. 'not_built_yet'"):
+        load_table(tiny_features, expected=[*spec, "not_built_yet"])
+
+
+def test_fold_differences_call_worse_only_when_every_fold_agrees():
+    results = pd.DataFrame({"model": ["a"] * 3 + ["b"] * 3 + ["c"] * 3, "strategy": "none", "fold": [0, 1, 2] * 3,
+                            "average_precision": [0.5, 0.6, 0.7, 0.4, 0.5, 0.6, 0.6, 0.4, 0.65]})
+    out = training.fold_differences(results).set_index("model")
+    assert out.loc["a", "verdict"] == "best"
+    assert out.loc["b", "verdict"] == "worse" and out.loc["b", "difference_to_best"] == pytest.approx(-0.1)
+    assert out.loc["c", "verdict"] == "no measurable difference"  # wins fold 0, loses the others
+    assert out.loc["c", "difference_max"] == pytest.approx(0.1)
+
+
+def test_window_figures_intervals_pairs_and_ratios(table):
+    final = training.final_split(table, SPLIT, DELAY)
+    idx = final.test
+    y = table.frame["y"].iloc[idx].to_numpy()
+    rng = np.random.default_rng(0)
+    scores = {"good": y + rng.normal(0, 0.3, y.size), "noise": rng.normal(0, 1, y.size)}
+    out = training.window_figures(table, idx, scores, k=2, n_boot=100, seed=1, pairs=[("good", "noise")],
+                                  ratios=[("noise", "good")])
+    good = out["scores"]["good"]
+    for m in ("average_precision", "roc_auc", "card_precision_at_k_normalised"):
+        assert good[f"{m}_ci_low"] <= good[m] <= good[f"{m}_ci_high"]
+    assert good["k"] == 2 and good["n"] == len(idx)
+    diff = out["differences"]["good_minus_noise"]
+    assert diff["average_precision"]["verdict"] == "better" and diff["roc_auc"]["ci_low"] > 0
+    assert out["ratios"]["noise_over_good"]["average_precision"]["ratio"] < 0.5
+    again = training.window_figures(table, idx, scores, k=2, n_boot=100, seed=1)
+    assert again["scores"]["good"] == good  # seeded: the same intervals
+
+
+def test_learning_curve_windows_end_at_training_end(table):
+    final = training.final_split(table, SPLIT, DELAY)
+    end = final.windows["train"][1]
+    curve, scores = training.learning_curve(table, end, [30, 120, 5000, 6000], final.test, "xgboost",
+                                            "class_weight:5", SMALL["xgboost"], seed=1, progress=False)
+    assert curve["train_rows"].is_monotonic_increasing and len(curve) == 3  # 6000 days = 5000 days: listed once
+    assert curve["train_rows"].iloc[1] == len(final.train)  # 120 days = the final training window
+    ts = table.frame["timestamp"].iloc[training.history_rows(table, end, 30)]
+    assert ts.max() < end and ts.min() >= end - pd.Timedelta(days=30)
+    assert all(len(s) == len(final.test) for s in scores.values())
+    reused = np.zeros(len(final.test))
+    curve, scores = training.learning_curve(table, end, [30], final.test, "xgboost", "class_weight:5",
+                                            SMALL["xgboost"], seed=1, known={120: reused}, progress=False)
+    assert curve["train_days"].tolist() == [30, 120] and scores[120] is reused and np.isnan(curve["fit_seconds"][1])

@@ -4,41 +4,18 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import nbformat
+import pandas as pd
 import pytest
-import yaml
 
 from paylab.report import build_index
 from paylab.stages import StageFailed, flat_metrics, run_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _merge(base: dict, over: dict) -> dict:
-    out = dict(base)
-    for k, v in over.items():
-        out[k] = _merge(base.get(k, {}), v) if isinstance(v, dict) else v
-    return out
-
-
-def _checkout_copy(dest: Path) -> Path:
-    """The files git sees (tracked or not ignored) copied to dest, with tiny-scale params."""
-    files = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"], cwd=ROOT,
-                           capture_output=True, check=True).stdout.decode().split("\0")
-    for f in filter(None, files):
-        if (ROOT / f).is_file():
-            (dest / f).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / f, dest / f)
-    params = yaml.safe_load((ROOT / "params.yaml").read_text())
-    tiny = yaml.safe_load((ROOT / "tests" / "tiny_params.yaml").read_text())
-    (dest / "params.yaml").write_text(yaml.safe_dump(_merge(params, tiny), sort_keys=False))
-    subprocess.run(["git", "init", "-q"], cwd=dest, check=True)
-    return dest
 
 
 def _env(root: Path) -> dict:
@@ -67,6 +44,20 @@ def test_failing_cell_stops_the_stage_and_names_the_cell(tmp_path):
 
 
 @pytest.mark.slow
+def test_dead_kernel_names_the_cell_memory_and_knobs(tmp_path):
+    (tmp_path / "notebooks").mkdir()
+    _write_notebook(tmp_path / "notebooks" / "09_demo.ipynb", [
+        "root = '.'\nsample_rows = 1000", "x = sample_rows * 2",
+        "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)  # what the out-of-memory killer does"])
+    with pytest.raises(StageFailed) as err:
+        run_notebook("demo", root=tmp_path, params={"sample_rows": 5}, track=False)
+    message = str(err.value)
+    assert message.startswith("stage demo: the kernel died in cell 4 (`import os, signal`)")  # cell 1: injected
+    assert "most likely out of memory (peak RSS" in message and "`demo.sample_rows`" in message
+    assert (tmp_path / "reports" / "notebooks" / "09_demo.html").exists()
+
+
+@pytest.mark.slow
 def test_stage_injects_params_and_exports_html(tmp_path):
     (tmp_path / "notebooks").mkdir()
     _write_notebook(tmp_path / "notebooks" / "09_demo.ipynb", [
@@ -75,9 +66,12 @@ def test_stage_injects_params_and_exports_html(tmp_path):
         "(p / 'demo.json').write_text(json.dumps({'model': {'limit': limit}}))"])
     html = run_notebook("demo", root=tmp_path, params={"limit": 5}, track=False)
     assert json.loads((tmp_path / "reports" / "metrics" / "demo.json").read_text()) == {"model": {"limit": 5}}
+    cost = json.loads((tmp_path / "reports" / "costs" / "demo.json").read_text())
+    assert cost["seconds"] > 0 and cost["peak_rss_mb"] > 50  # the kernel's memory is counted too
     assert "limit" in html.read_text()
     index = build_index(tmp_path / "reports").read_text()
     assert 'href="notebooks/09_demo.html"' in index and "<td>limit</td><td>5</td>" in index
+    assert "Stage cost" in index and f"<td>demo</td><td>{cost['seconds']:.4g}</td>" in index
 
 
 @pytest.mark.slow
@@ -111,15 +105,18 @@ def test_flat_metrics():
 
 
 @pytest.mark.slow
-def test_dvc_repro_on_tiny_data(tmp_path, tiny_raw):
-    root = _checkout_copy(tmp_path / "paylab")
-    shutil.copytree(tiny_raw, root / "data" / "raw")
+def test_pipeline_benchmark_dvc_repro_and_a_sweep_on_tiny_data(tmp_path):
+    run = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "pipeline.py"), "--scale", "tiny", "--workdir",
+                          str(tmp_path), "--keep"], capture_output=True, text=True, env=_env(tmp_path / "paylab"))
+    log = tmp_path / "pipeline.log"
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:] + (log.read_text()[-3000:] if log.exists()
+                                                                           else "")
+    bench = json.loads(run.stdout.strip().splitlines()[-1])  # a benchmark's last line is one JSON object
+    assert list(bench["stages"]) == ["data", "ingest", "eda", "features", "fraud", "report"]
+    assert all(s["seconds"] > 0 and s["peak_mb"] > 50 for s in bench["stages"].values())
+    assert bench["total_seconds"] == pytest.approx(sum(s["seconds"] for s in bench["stages"].values()), abs=0.5)
+    root = tmp_path / "paylab"
     env = _env(root)
-    add = subprocess.run([sys.executable, "-m", "dvc", "commit", "-f", "-q", "data.dvc"], cwd=root, env=env,
-                         capture_output=True, text=True)  # as a user does after dropping in new raw files
-    assert add.returncode == 0, add.stderr
-    run = subprocess.run([sys.executable, "-m", "dvc", "repro"], cwd=root, env=env, capture_output=True, text=True)
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
 
     ingest = json.loads((root / "reports" / "metrics" / "ingest.json").read_text())
     for name, f in ingest["files"].items():
@@ -128,9 +125,18 @@ def test_dvc_repro_on_tiny_data(tmp_path, tiny_raw):
     eda = json.loads((root / "reports" / "metrics" / "eda.json").read_text())
     assert eda
     fraud = json.loads((root / "reports" / "metrics" / "fraud.json").read_text())
-    assert {"model", "baseline", "oracle", "comparison", "decision", "registry"} <= set(fraud)
-    assert fraud["model"]["n"] == fraud["baseline"]["n"] == fraud["oracle"]["n"] > 0  # the same test rows
-    assert fraud["oracle"]["roc_auc"] >= 0.9 and 0 < fraud["model"]["roc_auc"] <= 1
+    assert {"model", "baseline", "latent_ceiling", "reference", "differences", "ratios", "learning_curve",
+            "comparison", "decision", "registry"} <= set(fraud)
+    n = fraud["model"]["n"]
+    assert n == fraud["baseline"]["n"] == fraud["latent_ceiling"]["n"] == fraud["reference"]["n"] > 0  # same rows
+    assert fraud["latent_ceiling"]["roc_auc"] >= 0.9 and 0 < fraud["model"]["roc_auc"] <= 1
+    model = fraud["model"]
+    assert model["average_precision_ci_low"] <= model["average_precision"] <= model["average_precision_ci_high"]
+    assert 0 <= model["card_precision_at_k_normalised"] <= 1 and model["k"] >= 1
+    assert fraud["differences"]["model_minus_baseline"]["average_precision"]["verdict"] in (
+        "better", "worse", "no measurable difference")
+    pr = pd.read_csv(root / "reports" / "plots" / "fraud_pr.csv")
+    assert pr["precision_model"].is_monotonic_decreasing and pr["precision_model"].iloc[-1] < 1  # a curve, not flat
     assert fraud["registry"]["version"] == 1 and fraud["registry"]["promoted"]
     for plot in ("fraud_roc.csv", "fraud_pr.csv"):
         assert (root / "reports" / "plots" / plot).stat().st_size > 0
@@ -140,3 +146,17 @@ def test_dvc_repro_on_tiny_data(tmp_path, tiny_raw):
     status = subprocess.run([sys.executable, "-m", "dvc", "status"], cwd=root, env=env, capture_output=True,
                             text=True)
     assert "up to date" in status.stdout.lower(), status.stdout
+
+    # a sweep as the README types it, with no venv on PATH: stage commands find the checkout's .venv themselves
+    (root / ".venv").symlink_to(Path(sys.executable).parents[1])
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    subprocess.run([*git, "add", "-A"], cwd=root, check=True)
+    subprocess.run([*git, "commit", "-qm", "tiny"], cwd=root, check=True)
+    bare = dict(env, PATH="/usr/local/bin:/usr/bin:/bin")
+    exp = subprocess.run([sys.executable, "-m", "dvc", "exp", "run", "-S", "fraud.tune.n_trials=3"], cwd=root,
+                         env=bare, capture_output=True, text=True)
+    assert exp.returncode == 0, exp.stdout[-3000:] + exp.stderr[-3000:]
+    assert json.loads((root / "reports" / "metrics" / "fraud.json").read_text())["tuning"]["n_trials"] == 3
+    show = subprocess.run([sys.executable, "-m", "dvc", "exp", "show", "--no-pager"], cwd=root, env=bare,
+                          capture_output=True, text=True)
+    assert show.returncode == 0 and "fraud.tune.n_trials" in show.stdout.replace("\n", ""), show.stderr

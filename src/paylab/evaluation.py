@@ -1,7 +1,10 @@
 """Shared metrics for every PayLab module (fraud, anomaly, churn, recsys, credit, quant).
 
 Binary classifiers: `roc_auc`, `average_precision`, `ks`, `gini`, `recall_at_fpr`, `lift_at`, `brier`,
-`calibration_table`, `card_precision_at_k` (Fraud Detection Handbook), and `classification_report` (a flat dict).
+`calibration_table`, `card_precision_at_k` and its normalised form (Fraud Detection Handbook), and
+`classification_report` (a flat dict).
+Uncertainty: `bootstrap_scores` + `intervals` + `paired_difference` (block bootstrap by day, user or card, paired
+across models), `bootstrap_mean` (a per-unit metric such as CP@k per day).
 Fraud business view: `cost_curve`, `optimal_threshold`.
 Recommenders (long frames of recommendations and relevant items): `precision_at_k`, `recall_at_k`, `ndcg_at_k`,
 `map_at_k`.  Quant (per-date cross sections): `ic_series`, `ic`, `rank_ic`, `icir`.
@@ -129,30 +132,59 @@ def calibration_table(y, prob, n_bins: int = 10, strategy: str = "quantile") -> 
 
 # --- Card Precision@k -------------------------------------------------------------------------------------------
 
-def card_precision_at_k(score, label, card_id, day, k: int = 100, remove_detected: bool = True) -> float:
-    """Card Precision@k of the Fraud Detection Handbook, averaged over days.
+def card_precision_by_day(score, label, card_id, day, k: int = 100, remove_detected: bool = True) -> pd.DataFrame:
+    """Per day of the Fraud Detection Handbook's Card Precision@k: each card gets its max score and is fraudulent if
+    any of its transactions that day is; the top `k` cards are the alerts. With `remove_detected` (the Handbook's
+    default), a card detected as compromised on an earlier day is no longer ranked.
 
-    Per day, each card gets its max score and is fraudulent if any of its transactions that day is; the top `k`
-    cards are the alerts and the day's precision is (fraudulent cards among them) / k. With `remove_detected`
-    (the Handbook's default), a card detected as compromised on an earlier day is no longer ranked.
+    Columns: day, cards (ranked), fraud_cards (ranked and fraudulent), hits (fraudulent cards among the top k),
+    precision (hits / k), max_precision (min(k, fraud_cards) / k: the best any score can do that day) and
+    normalised (hits / min(k, fraud_cards); NaN on a day without a fraudulent card).
     """
     label, score = _binary(label, score)
+    if k < 1:
+        raise ValueError(f"Card Precision@k needs k >= 1, got {k}")
     frame = pd.DataFrame({"day": np.asarray(day), "card": np.asarray(card_id), "score": score, "y": label})
-    if frame.empty:
-        return NAN
     cards = frame.groupby(["day", "card"], sort=True).agg(score=("score", "max"), y=("y", "max")).reset_index()
     cards = cards.sort_values(["day", "score", "card"], ascending=[True, False, True], kind="stable")
-    if not remove_detected:
-        top = cards.groupby("day", sort=True).head(k)
-        return float((top.groupby("day")["y"].sum() / k).mean())
     detected: set = set()
-    precisions = []
-    for _, day_cards in cards.groupby("day", sort=True):
-        top = day_cards[~day_cards["card"].isin(detected)].head(k)
+    rows = []
+    for d, day_cards in cards.groupby("day", sort=True):
+        if remove_detected:
+            day_cards = day_cards[~day_cards["card"].isin(detected)]
+        top = day_cards.head(k)
         hits = top.loc[top["y"] == 1, "card"]
-        detected.update(hits.tolist())
-        precisions.append(len(hits) / k)
-    return float(np.mean(precisions))
+        if remove_detected:
+            detected.update(hits.tolist())
+        n_fraud = int(day_cards["y"].sum())
+        rows.append((d, len(day_cards), n_fraud, len(hits)))
+    out = pd.DataFrame(rows, columns=["day", "cards", "fraud_cards", "hits"])
+    out["precision"] = out["hits"] / k
+    out["max_precision"] = np.minimum(k, out["fraud_cards"]) / k
+    out["normalised"] = out["hits"] / np.minimum(k, out["fraud_cards"]).where(out["fraud_cards"] > 0)
+    return out
+
+
+def card_precision_at_k(score, label, card_id, day, k: int = 100, remove_detected: bool = True) -> float:
+    """Card Precision@k of the Fraud Detection Handbook: the mean over days of `card_precision_by_day` precision."""
+    by_day = card_precision_by_day(score, label, card_id, day, k, remove_detected)
+    return float(by_day["precision"].mean()) if len(by_day) else NAN
+
+
+def card_precision_normalised(score, label, card_id, day, k: int = 100, remove_detected: bool = True) -> float:
+    """Card Precision@k divided by its daily maximum, min(k, fraudulent cards that day) / k, averaged over the days
+    that have a fraudulent card: 1 is a perfect ranking whatever k and the scale."""
+    by_day = card_precision_by_day(score, label, card_id, day, k, remove_detected)
+    values = by_day["normalised"].dropna()
+    return float(values.mean()) if len(values) else NAN
+
+
+def daily_capacity(card_id, day, share: float) -> int:
+    """k of Card Precision@k sized to the data: `share` of the mean number of distinct cards active per day
+    (an analyst team's daily capacity), at least 1."""
+    cards = pd.DataFrame({"day": np.asarray(day), "card": np.asarray(card_id)}).drop_duplicates()
+    per_day = cards.groupby("day").size()
+    return max(1, int(round(share * float(per_day.mean())))) if len(per_day) else 1
 
 
 # --- report -----------------------------------------------------------------------------------------------------
@@ -182,7 +214,10 @@ def classification_report(y, score, *, card_id=None, day=None, k: int = 100,
     if (card_id is None) != (day is None):
         raise ValueError("card precision needs both card_id and day")
     if card_id is not None:
-        out[f"card_precision_at_{k}"] = card_precision_at_k(score, y, card_id, day, k=k)
+        by_day = card_precision_by_day(score, y, card_id, day, k=k)
+        out[f"card_precision_at_{k}"] = float(by_day["precision"].mean()) if len(by_day) else NAN
+        normalised = by_day["normalised"].dropna()
+        out[f"card_precision_at_{k}_normalised"] = float(normalised.mean()) if len(normalised) else NAN
     return out
 
 
@@ -325,3 +360,126 @@ def icir(date, prediction, target, method: str = "spearman") -> float:
     s = ic_series(date, prediction, target, method).dropna()
     sd = s.std(ddof=1) if len(s) > 1 else NAN
     return float(s.mean() / sd) if sd and np.isfinite(sd) and sd > 0 else NAN
+
+
+# --- uncertainty: block bootstrap -------------------------------------------------------------------------------
+# Rows are resampled by block (day, user, card: the module's unit of independence), so that a burst of one card's
+# frauds on one day is not counted as independent evidence. Every model is scored on the same replicates, so
+# differences are paired. Intervals are percentile intervals; the point estimate is the metric on all rows.
+
+def _fpr_of(metric: str) -> float | None:
+    """'recall_at_fpr_1pct' -> 0.01, 'recall_at_fpr_0_1pct' -> 0.001; None for other names."""
+    prefix = "recall_at_fpr_"
+    if not (metric.startswith(prefix) and metric.endswith("pct")):
+        return None
+    return float(metric[len(prefix):-3].replace("_", ".")) / 100
+
+
+class _RankedScore:
+    """One score sorted once; weighted ROC-AUC, AP and recall@FPR of any row weighting (the bootstrap's counts)."""
+
+    def __init__(self, y: np.ndarray, score: np.ndarray):
+        self.order = np.argsort(-score, kind="stable")
+        s = score[self.order]
+        self.y = y[self.order].astype(float)
+        self.last = np.flatnonzero(np.r_[s[1:] != s[:-1], True]) if s.size else np.zeros(0, int)
+
+    def metrics(self, names: Sequence[str], weights: np.ndarray | None = None) -> dict[str, float]:
+        w = np.ones_like(self.y) if weights is None else weights[self.order].astype(float)
+        tp = np.cumsum(w * self.y)[self.last]
+        fp = np.cumsum(w * (1.0 - self.y))[self.last]
+        pos, neg = (tp[-1], fp[-1]) if tp.size else (0.0, 0.0)
+        out = {}
+        for name in names:
+            if pos <= 0 or neg <= 0:
+                out[name] = NAN
+            elif name == "average_precision":  # sum over thresholds of (recall step) x precision, as sklearn
+                out[name] = float(np.sum(np.diff(np.r_[0.0, tp]) / pos * tp / np.maximum(tp + fp, 1e-300)))
+            elif name == "roc_auc":
+                out[name] = float(np.trapezoid(np.r_[0.0, tp / pos], np.r_[0.0, fp / neg]))
+            elif (fpr := _fpr_of(name)) is not None:
+                ok = fp / neg <= fpr + 1e-12
+                out[name] = float(np.r_[0.0, tp[ok] / pos].max())
+            else:
+                raise ValueError(f"no bootstrap for metric {name!r} (known: roc_auc, average_precision, "
+                                 f"recall_at_fpr_<x>pct)")
+        return out
+
+
+def block_replicates(blocks, n_boot: int = 1000, seed: int = 0):
+    """`n_boot` row weightings: each replicate draws as many blocks as there are, with replacement, and a row's
+    weight is how often its block was drawn (yields float arrays of the rows' length)."""
+    _, codes = np.unique(np.asarray(blocks), return_inverse=True)
+    n_blocks = int(codes.max()) + 1 if codes.size else 0
+    rng = np.random.default_rng(seed)
+    for _ in range(n_boot):
+        counts = np.bincount(rng.integers(0, n_blocks, n_blocks), minlength=n_blocks) if n_blocks else codes
+        yield counts[codes].astype(float)
+
+
+def _interval(values: np.ndarray, level: float) -> tuple[float, float]:
+    values = values[np.isfinite(values)]
+    if not values.size:
+        return NAN, NAN
+    tail = (1.0 - level) / 2 * 100
+    low, high = np.percentile(values, [tail, 100 - tail])
+    return float(low), float(high)
+
+
+def bootstrap_scores(y, scores: dict[str, np.ndarray], blocks,
+                     metrics: Sequence[str] = ("roc_auc", "average_precision", "recall_at_fpr_1pct"),
+                     n_boot: int = 1000, seed: int = 0) -> tuple[dict[str, dict[str, float]], dict]:
+    """Point estimates and bootstrap replicates of `metrics` for every named score on the same block replicates.
+
+    Returns ({name: {metric: point}}, {name: {metric: array of n_boot replicate values}}); `intervals` and
+    `paired_difference` read these. Scores of every model must be on the same rows (paired).
+    """
+    y = _binary(y, next(iter(scores.values())))[0]
+    ranked = {name: _RankedScore(y, _binary(y, s)[1]) for name, s in scores.items()}
+    points = {name: r.metrics(metrics) for name, r in ranked.items()}
+    reps = {name: {m: np.empty(n_boot) for m in metrics} for name in scores}
+    for b, w in enumerate(block_replicates(blocks, n_boot, seed)):
+        for name, r in ranked.items():
+            for m, v in r.metrics(metrics, w).items():
+                reps[name][m][b] = v
+    return points, reps
+
+
+def intervals(points: dict[str, float], replicates: dict[str, np.ndarray], level: float = 0.95) -> dict[str, float]:
+    """{metric, metric_ci_low, metric_ci_high} for one model (the ARCHITECTURE's naming)."""
+    out = {}
+    for m, point in points.items():
+        low, high = _interval(np.asarray(replicates[m]), level)
+        out.update({m: point, f"{m}_ci_low": low, f"{m}_ci_high": high})
+    return out
+
+
+def paired_difference(point_a: float, point_b: float, reps_a, reps_b, level: float = 0.95) -> dict[str, float | str]:
+    """a - b with its paired bootstrap interval (replicates drawn on the same blocks) and the verdict:
+    'better' / 'worse' when the interval excludes zero, else 'no measurable difference'."""
+    diff = np.asarray(reps_a) - np.asarray(reps_b)
+    low, high = _interval(diff, level)
+    verdict = "better" if low > 0 else "worse" if high < 0 else "no measurable difference"
+    return {"difference": float(point_a - point_b), "ci_low": low, "ci_high": high, "verdict": verdict}
+
+
+def bootstrap_mean(values, blocks=None, n_boot: int = 1000, seed: int = 0, level: float = 0.95) -> dict[str, float]:
+    """Mean of per-unit values (e.g. one Card Precision@k per day) with its bootstrap interval over `blocks`
+    (default: each value its own block); NaN values are left out of every mean."""
+    values = np.asarray(values, dtype=float)
+    blocks = np.arange(values.size) if blocks is None else np.asarray(blocks)
+    ok = np.isfinite(values)
+    if not ok.any():
+        return {"mean": NAN, "ci_low": NAN, "ci_high": NAN}
+    values, blocks = values[ok], blocks[ok]
+    reps = np.array([np.sum(w * values) / np.sum(w) for w in block_replicates(blocks, n_boot, seed)])
+    low, high = _interval(reps, level)
+    return {"mean": float(values.mean()), "ci_low": low, "ci_high": high}
+
+
+def paired_ratio(point_a: float, point_b: float, reps_a, reps_b, level: float = 0.95) -> dict[str, float]:
+    """a / b (e.g. model / ceiling) with its paired bootstrap interval."""
+    b = np.asarray(reps_b, dtype=float)
+    ratio = np.asarray(reps_a, dtype=float) / np.where(b > 0, b, np.nan)
+    low, high = _interval(ratio, level)
+    return {"ratio": float(point_a / point_b) if point_b else NAN, "ci_low": low, "ci_high": high}

@@ -15,9 +15,19 @@ th:first-child,td:first-child{text-align:left}figure{display:inline-block;margin
 figure img{width:100%;border:1px solid #ddd}figcaption{font-size:.8rem}h2{border-bottom:2px solid #2a6;}"""
 
 
+# the blocks a module's metrics JSON compares side by side: the achievable `reference` (the same pipeline on much
+# more data) and the `latent_ceiling` (the generator's hidden state: no model can see it; `oracle` in older files)
+ROLES = ("model", "baseline", "reference", "latent_ceiling", "oracle")
+
+
+def metric_roles(data: dict) -> list[str]:
+    """The ROLES present in a metrics JSON, in order."""
+    return [r for r in ROLES if isinstance(data.get(r), dict)]
+
+
 def _metrics_table(data: dict) -> str:
-    """Model vs baseline vs oracle side by side when present, else one column of values."""
-    roles = [r for r in ("model", "baseline", "oracle") if isinstance(data.get(r), dict)]
+    """Model vs baseline vs reference vs latent ceiling side by side when present, else one column of values."""
+    roles = metric_roles(data)
     if roles:
         names = sorted({k for r in roles for k in data[r]})
         head = "".join(f"<th>{r}</th>" for r in roles)
@@ -41,7 +51,15 @@ def build_index(reports: Path) -> Path:
     parts = [f"<h1>PayLab reports</h1><p>Built {datetime.now(UTC):%Y-%m-%d %H:%M} UTC.</p>", "<h2>Notebooks</h2><ul>"]
     for nb in sorted((reports / "notebooks").glob("*.html")):
         parts.append(f'<li><a href="notebooks/{nb.name}">{html.escape(nb.stem)}</a></li>')
-    parts.append("</ul><h2>Metrics</h2>")
+    parts.append("</ul>")
+    costs = sorted((reports / "costs").glob("*.json"))
+    if costs:  # written by the stage runner on every run (wall time, peak RSS of the stage's process tree)
+        loaded = {p.stem: json.loads(p.read_text()) for p in costs}
+        rows = "".join(f"<tr><td>{html.escape(stage)}</td><td>{_fmt(c.get('seconds'))}</td>"
+                       f"<td>{_fmt(c.get('peak_rss_mb'))}</td></tr>" for stage, c in loaded.items())
+        parts.append("<h2>Stage cost (last run)</h2><table><tr><th>stage</th><th>wall s</th><th>peak RSS MB</th></tr>"
+                     f"{rows}</table>")
+    parts.append("<h2>Metrics</h2>")
     for path in sorted((reports / "metrics").glob("*.json")):
         data = json.loads(path.read_text())
         parts.append(f'<h3><a href="metrics/{path.name}">{path.stem}</a></h3>{_metrics_table(data)}')

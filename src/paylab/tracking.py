@@ -28,10 +28,19 @@ def git_commit(root: Path | None = None) -> str:
         return "unknown"
 
 
+def quiet_libraries() -> None:
+    """Keep library chatter out of stage reports: MLflow's and Optuna's INFO lines."""
+    import logging
+
+    for name in ("mlflow", "optuna", "alembic"):
+        logging.getLogger(name).setLevel(logging.WARNING if name != "mlflow" else logging.ERROR)
+
+
 def setup(module: str, root: Path | None = None) -> str:
     """Point MLflow at the project store and select the module's experiment; returns the experiment name."""
     import mlflow
 
+    quiet_libraries()
     root = root or project_root()
     mlflow.set_tracking_uri(tracking_uri(root))
     name = f"paylab-{module}"

@@ -58,6 +58,7 @@ def tune(objective: Callable[[Params], float], params_space_fn: Callable[[optuna
     """
     if n_trials is None and timeout_s is None:
         raise ValueError(f"tune({study_name!r}): give n_trials and/or timeout_s, else the study never stops")
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # one INFO line a trial would flood the stage's report
     storage_path = Path(storage_path)
     storage_path.parent.mkdir(parents=True, exist_ok=True)
     storage = f"sqlite:///{storage_path.resolve()}"

@@ -39,9 +39,12 @@ class FraudTable:
 
 
 def load_table(features_path: Path, oracle_path: Path | None = None, last_days: float | None = None,
-               exclude: Sequence[str] = ()) -> FraudTable:
+               exclude: Sequence[str] = (), expected: Sequence[str] | None = None) -> FraudTable:
     """Keys + `y` + `day` (+ `oracle_proba`) + every feature of the features file but `exclude`, in time order;
-    with `last_days`, only the transactions of the last `last_days` days of the file (the windows the stage uses)."""
+    with `last_days`, only the transactions of the last `last_days` days of the file (the windows the stage uses).
+
+    `expected` (the spec's feature names for the stage's feature params): the model inputs are exactly these; a
+    spec feature missing from the file, or a file column that is neither a key nor a spec feature, is an error."""
     features_path = Path(features_path)
     if not features_path.exists():
         raise FileNotFoundError(f"{features_path}: no features file (run the `features` stage first)")
@@ -52,6 +55,16 @@ def load_table(features_path: Path, oracle_path: Path | None = None, last_days: 
     unknown = sorted(set(exclude) - set(available))
     if unknown:
         raise ValueError(f"{features_path}: features to exclude {unknown} are not in the file")
+    if expected is not None:
+        expected = list(expected)
+        missing = [c for c in expected if c not in available]
+        if missing:
+            raise ValueError(f"{features_path}: {len(missing)} spec features missing, e.g. {missing[0]!r}: rebuild the "
+                             f"features stage with the same features params")
+        extra = [c for c in available if c not in KEY_COLUMNS and c not in expected]
+        if extra:
+            raise ValueError(f"{features_path}: {len(extra)} columns are not features of the spec, e.g. {extra[0]!r}: "
+                             f"a model input must be a spec feature (rebuild the features stage)")
     names = [c for c in available if c not in KEY_COLUMNS and c not in exclude]  # the file's features, in order
     lf = pl.scan_parquet(features_path).select([*KEY_COLUMNS, *names])
     unknown = lf.filter(~pl.col("label").is_in([*LABELS, "unlabeled"])).select("transaction_id", "label").head(1)

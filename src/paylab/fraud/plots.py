@@ -92,3 +92,35 @@ def tuning(trials: pd.DataFrame, out_dir: str | Path, name: str = "tuning") -> F
     ax.legend()
     save(fig, out_dir, name)
     return fig
+
+
+def intervals(table: pd.DataFrame, metric: str, out_dir: str | Path, name: str = "test_intervals") -> Figure:
+    """Point and 95% interval of `metric` per scored model on the test window (rows: models; columns `metric`,
+    `<metric>_ci_low`, `<metric>_ci_high`)."""
+    data = table.iloc[::-1]
+    fig, ax = plt.subplots(figsize=(7, 0.5 * len(data) + 1.2))
+    low, high = data[metric] - data[f"{metric}_ci_low"], data[f"{metric}_ci_high"] - data[metric]
+    ax.errorbar(data[metric], range(len(data)), xerr=[low, high], fmt="o", capsize=4)
+    ax.set_yticks(range(len(data)), data.index)
+    ax.set(xlabel=f"{metric} (95% interval, block bootstrap by day)", title="Test window")
+    save(fig, out_dir, name)
+    return fig
+
+
+def learning_curve(curve: pd.DataFrame, metric: str, out_dir: str | Path, ceiling: float | None = None,
+                   name: str = "learning_curve") -> Figure:
+    """`metric` (with its interval) against training rows, one point per history length; the latent ceiling, when
+    known, as a line."""
+    fig, ax = plt.subplots(figsize=(7, 4))
+    err = [curve[metric] - curve[f"{metric}_ci_low"], curve[f"{metric}_ci_high"] - curve[metric]]
+    ax.errorbar(curve["train_rows"], curve[metric], yerr=err, fmt="o-", capsize=4, label="model, test window")
+    for x, y, d in zip(curve["train_rows"], curve[metric], curve["train_days"], strict=True):
+        ax.annotate(f"{d:g} d", (x, y), textcoords="offset points", xytext=(5, -12), fontsize=8)
+    if ceiling is not None and np.isfinite(ceiling):
+        ax.axhline(ceiling, ls="--", color="grey", label="latent ceiling (sees hidden episodes)")
+    ax.set_xscale("log")
+    ax.set(xlabel="training rows (labeled, longer history)", ylabel=metric,
+           title="Learning curve: does more data help?")
+    ax.legend(loc="lower right")
+    save(fig, out_dir, name)
+    return fig

@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 import time
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from paylab import evaluation
 from paylab.data.splits import Fold, TimeSplit, prequential_folds, time_split
@@ -77,9 +78,11 @@ def predict(pipeline, table: FraudTable, idx: np.ndarray) -> np.ndarray:
 
 
 def _report(keys: pd.DataFrame, proba: np.ndarray, k: int) -> dict[str, float]:
-    """The shared classification metrics of `proba` against keys `y`, with Card Precision@k per (card_id, day)."""
-    return evaluation.classification_report(keys["y"].to_numpy(dtype=int), proba, card_id=keys["card_id"].to_numpy(),
-                                            day=keys["day"].to_numpy(), k=k)
+    """The shared classification metrics of `proba` against keys `y`, with Card Precision@k per (card_id, day) under
+    names that do not change with k (`card_precision_at_k`, `card_precision_at_k_normalised`) and `k` itself."""
+    report = evaluation.classification_report(keys["y"].to_numpy(dtype=int), proba,
+                                              card_id=keys["card_id"].to_numpy(), day=keys["day"].to_numpy(), k=k)
+    return {key.replace(f"card_precision_at_{k}", "card_precision_at_k"): v for key, v in report.items()} | {"k": k}
 
 
 def score(table: FraudTable, idx: np.ndarray, proba: np.ndarray, k: int) -> dict[str, float]:
@@ -95,7 +98,8 @@ def _fit_score(X_train, y_train, X_test, test_keys: pd.DataFrame, name: str, str
     fit_s = time.perf_counter() - start
     metrics = _report(test_keys, pipeline.predict_proba(X_test)[:, 1], k)
     return {"fit_seconds": fit_s, **{m: metrics[m] for m in ("n", "n_positive", "roc_auc", "average_precision",
-                                                             f"card_precision_at_{k}", "recall_at_fpr_1pct")}}
+                                                             "card_precision_at_k", "card_precision_at_k_normalised",
+                                                             "recall_at_fpr_1pct")}}
 
 
 def run_folds(table: FraudTable, folds: Sequence[Fold], name: str, strategy: str, model_params: Params | None,
@@ -120,7 +124,8 @@ def compare(table: FraudTable, folds: Sequence[Fold], runs: Sequence[tuple[str, 
             k: int = 100, n_jobs: int = 2, progress: bool = True) -> pd.DataFrame:
     """Every (model, strategy) of `runs` on the same prequential folds; one row per run and fold."""
     rows = []
-    for name, strategy in tqdm(runs, desc="compare", disable=not progress):
+    for name, strategy in tqdm(runs, desc="compare", disable=not progress, file=sys.stdout):  # text bar: the
+        # executed notebook keeps its last state (no widgets needed), on stdout rather than red stderr
         rows += run_folds(table, folds, name, strategy, models.get(name), seed, k, n_jobs)
     return pd.DataFrame(rows)
 
@@ -137,6 +142,20 @@ def summarise(results: pd.DataFrame) -> pd.DataFrame:
     out = results.groupby(["model", "strategy"], sort=False)[metrics].agg(["mean", "std"])
     out.columns = [f"{m}_{stat}" for m, stat in out.columns]
     return out.sort_values("average_precision_mean", ascending=False).reset_index()
+
+
+def fold_differences(results: pd.DataFrame, metric: str = "average_precision") -> pd.DataFrame:
+    """Each run against the best one (highest mean `metric`) fold by fold: the mean and the range of the paired
+    per-fold differences, and the verdict ('worse' only when every fold says so, else 'no measurable difference':
+    a few folds cannot show more)."""
+    wide = results.pivot_table(index="fold", columns=["model", "strategy"], values=metric, sort=False)
+    best = wide.mean().idxmax()
+    diff = wide.sub(wide[best], axis=0)
+    out = pd.DataFrame({f"{metric}_mean": wide.mean(), f"{metric}_std": wide.std(),
+                        "difference_to_best": diff.mean(), "difference_min": diff.min(), "difference_max": diff.max()})
+    out["verdict"] = np.where(out["difference_max"] < 0, "worse", "no measurable difference")
+    out.loc[best, "verdict"] = "best"
+    return out.sort_values(f"{metric}_mean", ascending=False).reset_index()
 
 
 def best_strategy(summary: pd.DataFrame, model: str) -> str:
@@ -184,17 +203,27 @@ def search_space(name: str):
     return spaces[name]
 
 
+def file_digest(path, chunk: int = 1 << 24) -> str:
+    """sha1 of a file's bytes (read in chunks): what a study or a cache is keyed on."""
+    digest = hashlib.sha1()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def tune(table: FraudTable, folds: Sequence[Fold], name: str, strategy: str, base_params: Params | None,
-         cfg: Params, seed: int, storage_path, k: int = 100, n_jobs: int = 2):
+         cfg: Params, seed: int, storage_path, k: int = 100, n_jobs: int = 2, inputs: Params | None = None):
     """Optuna study maximising the mean prequential average precision of `name` + `strategy` (each trial's params
     override `base_params`) up to `cfg["n_trials"]` trials in all (`timeout_s` caps one session). The study is named
-    after its inputs (model, strategy, base params, folds, features, seed): rerunning with the same inputs reuses
-    the stored study (same result), an interrupted run resumes it. Returns the study."""
+    after its inputs (model, strategy, base params, folds, features, seed, and `inputs`: the stage passes the
+    features file's digest and the feature params, so a changed feature set never reuses a stale study): rerunning
+    with the same inputs reuses the stored study (same result), an interrupted run resumes it. Returns the study."""
     from paylab.tuning import tune as run_study
 
     fingerprint = json.dumps([name, strategy, base_params, [[str(t) for w in f.windows.values() for t in w]
                                                             for f in folds], len(table.frame), table.features, seed,
-                              k], sort_keys=True, default=str)
+                              k, inputs or {}], sort_keys=True, default=str)
     study_name = f"fraud-{name}-{hashlib.sha1(fingerprint.encode()).hexdigest()[:10]}"
 
     def objective(params: Params) -> float:
@@ -221,9 +250,11 @@ def curves(y, scores: dict[str, np.ndarray], points: int = 201) -> tuple[pd.Data
         fpr, tpr, _ = roc_curve(y, s)
         roc[f"tpr_{name}"] = np.interp(grid_, fpr, tpr)
         precision, recall, _ = precision_recall_curve(y, s)
-        # interpolated precision: the best precision at recall >= r (recall is decreasing in sklearn's output)
-        best = np.maximum.accumulate(precision[::-1])[::-1]
-        pr[f"precision_{name}"] = np.interp(grid_, recall[::-1], best[::-1])
+        # interpolated precision: the best precision among the operating points with recall >= r (a step curve)
+        order = np.argsort(recall, kind="stable")
+        best = np.maximum.accumulate(precision[order][::-1])[::-1]
+        first = np.searchsorted(recall[order], grid_ - 1e-12, side="left")
+        pr[f"precision_{name}"] = best[np.minimum(first, len(best) - 1)]
     return roc.round(6), pr.round(6)
 
 
@@ -237,3 +268,91 @@ def business_view(y, proba, amount, review_cost: float, threshold: float) -> dic
             "frauds_caught": int((flagged & y).sum()), "fraud_amount_caught": caught_amount,
             "fraud_amount": float(amount[y].sum()),
             "cost": float(review_cost * flagged.sum() + amount[y & ~flagged].sum())}
+
+
+# --- honest test-window figures ---------------------------------------------------------------------------------
+
+BOOTSTRAP_METRICS = ("roc_auc", "average_precision", "recall_at_fpr_1pct")
+
+
+def label_delay(feature_params: Params, fraud_delay: float | None = None) -> float:
+    """The one label delay of the pipeline, params.yaml `features.delay_days`; a `fraud.delay_days` that disagrees
+    stops the stage (features and model windows must assume the same investigation time)."""
+    delay = float(feature_params.get("delay_days", 7))
+    if fraud_delay is not None and float(fraud_delay) != delay:
+        raise ValueError(f"params.yaml: fraud.delay_days ({fraud_delay}) disagrees with features.delay_days ({delay}): "
+                         f"the label delay is one setting, features.delay_days; remove fraud.delay_days")
+    return delay
+
+
+def window_figures(table: FraudTable, idx: np.ndarray, scores: dict[str, np.ndarray], k: int, n_boot: int, seed: int,
+                 pairs: Sequence[tuple[str, str]] = (), ratios: Sequence[tuple[str, str]] = (),
+                 level: float = 0.95) -> dict[str, Any]:
+    """Every named score on rows `idx`: the shared metrics with 95% intervals by day (block bootstrap) for ROC-AUC,
+    AP, recall at 1% FPR and both Card Precision@k figures; `pairs` (a, b) get the paired difference a - b of each
+    of these with its verdict, `ratios` (a, b) the paired ratio a / b of AP and recall.
+
+    Returns {"scores": {name: flat metrics}, "differences": {"a_minus_b": {metric: {...}}}, "ratios": {...}}.
+    """
+    keys = table.frame.iloc[idx]
+    y, days = keys["y"].to_numpy(dtype=int), keys["day"].to_numpy()
+    points, reps = evaluation.bootstrap_scores(y, scores, days, BOOTSTRAP_METRICS, n_boot=n_boot, seed=seed)
+    per_day = {name: evaluation.card_precision_by_day(s, y, keys["card_id"].to_numpy(), days, k=k).set_index("day")
+               for name, s in scores.items()}
+    out: dict[str, Any] = {"scores": {}, "differences": {}, "ratios": {}}
+    cp = {"card_precision_at_k": "precision", "card_precision_at_k_normalised": "normalised"}
+    for name, s in scores.items():
+        flat = _report(keys, s, k) | evaluation.intervals(points[name], reps[name], level)
+        for metric, column in cp.items():
+            ci = evaluation.bootstrap_mean(per_day[name][column], n_boot=n_boot, seed=seed, level=level)
+            flat |= {f"{metric}_ci_low": ci["ci_low"], f"{metric}_ci_high": ci["ci_high"]}
+        out["scores"][name] = flat
+    for a, b in pairs:
+        diffs = {m: evaluation.paired_difference(points[a][m], points[b][m], reps[a][m], reps[b][m], level)
+                 for m in BOOTSTRAP_METRICS}
+        for metric, column in cp.items():
+            delta = per_day[a][column] - per_day[b][column]  # the same days: paired
+            ci = evaluation.bootstrap_mean(delta, n_boot=n_boot, seed=seed, level=level)
+            verdict = "better" if ci["ci_low"] > 0 else "worse" if ci["ci_high"] < 0 else "no measurable difference"
+            diffs[metric] = {"difference": out["scores"][a][metric] - out["scores"][b][metric],
+                             "ci_low": ci["ci_low"], "ci_high": ci["ci_high"], "verdict": verdict}
+        out["differences"][f"{a}_minus_{b}"] = diffs
+    for a, b in ratios:
+        out["ratios"][f"{a}_over_{b}"] = {m: evaluation.paired_ratio(points[a][m], points[b][m], reps[a][m],
+                                                                     reps[b][m], level)
+                                          for m in ("average_precision", "recall_at_fpr_1pct")}
+    return out
+
+
+def history_rows(table: FraudTable, end, train_days: float) -> np.ndarray:
+    """Labeled rows of the `train_days` days before `end` (the end of the final training window)."""
+    ts = table.frame["timestamp"]
+    inside = ((ts >= end - pd.Timedelta(days=train_days)) & (ts < end)).to_numpy()
+    return np.flatnonzero(inside & table.labeled)
+
+
+def learning_curve(table: FraudTable, end, train_days: Sequence[float], idx_test: np.ndarray, name: str,
+                   strategy: str, model_params: Params | None, seed: int, n_jobs: int = 2,
+                   known: dict[float, np.ndarray] | None = None,
+                   progress: bool = True) -> tuple[pd.DataFrame, dict[float, np.ndarray]]:
+    """The same pipeline fitted on ever longer histories ending at `end`, each scored on the test rows: one row per
+    window (train_days, train_rows, train_frauds, fit_seconds) and the test scores per window. A window longer than
+    the labeled history is the whole history (listed once); `known` test scores ({train_days: scores}, e.g. the
+    final model's) are reused instead of fitted again."""
+    known = dict(known or {})
+    rows, scores, seen = [], {}, set()
+    for days in tqdm(sorted(set(train_days) | set(known)), desc="learning curve", disable=not progress,
+                     file=sys.stdout):
+        idx = history_rows(table, end, days)
+        if len(idx) in seen:
+            continue
+        seen.add(len(idx))
+        start = time.perf_counter()
+        if days in known:
+            scores[days], seconds = known[days], float("nan")
+        else:
+            scores[days] = predict(fit(table, idx, name, strategy, model_params, seed, n_jobs), table, idx_test)
+            seconds = time.perf_counter() - start
+        rows.append({"train_days": days, "train_rows": len(idx), "train_frauds": int(table.frame["y"].iloc[idx].sum()),
+                     "fit_seconds": seconds})
+    return pd.DataFrame(rows), scores
