@@ -11,58 +11,27 @@ import json
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 import numpy as np
 import polars as pl
-import psutil
 
-SCALES = {"tiny": 20_000, "default": 1_000_000, "kaggle": 13_305_915}  # fallback sizes without the generator
+from paylab.resources import Cost
+
+SCALES = ("tiny", "default", "kaggle")
 WINDOWS = ("1h", "24h", "7d", "30d")
 
 
 def make_data(scale: str, work: Path) -> tuple[Path, str]:
-    """Interim tables from the project generator + ingest when available, else paylab.features.synthetic."""
+    """Interim tables from the project generator + ingest."""
+    from paylab.data.ingest import ingest
+    from paylab.data.synth import generate
+
     interim = work / "interim"
-    try:
-        from paylab.data.ingest import ingest
-        from paylab.data.synth import generate
-
-        generate(scale=scale, seed=42, out=work / "raw", progress=False)
-        ingest(work / "raw", interim, None)
-        return interim, "paylab.data.synth + ingest"
-    except ImportError:
-        from paylab.features.synthetic import write_interim
-
-        n = SCALES[scale]
-        write_interim(interim, n_rows=n, n_cards=max(300, n // 2_000), seed=42, days=365 * 10 if n > 1e6 else 365)
-        return interim, "paylab.features.synthetic (generator not available)"
-
-
-class PeakMemory:
-    """Peak RSS of this process and its children (the Spark JVM), sampled every 50 ms."""
-
-    def __enter__(self) -> PeakMemory:
-        self.peak, self._stop = 0, threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-        return self
-
-    def _run(self) -> None:
-        me = psutil.Process()
-        while not self._stop.is_set():
-            try:
-                rss = me.memory_info().rss + sum(c.memory_info().rss for c in me.children(recursive=True))
-            except psutil.Error:
-                rss = 0
-            self.peak = max(self.peak, rss)
-            time.sleep(0.05)
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
+    generate(scale=scale, seed=42, out=work / "raw", progress=False)
+    ingest(work / "raw", interim, None)
+    return interim, "paylab.data.synth + ingest"
 
 
 def measure(engine: str, interim: Path, out: Path, online_rows: int) -> dict:
@@ -70,8 +39,8 @@ def measure(engine: str, interim: Path, out: Path, online_rows: int) -> dict:
     from paylab.features import build_features
 
     rows = pl.scan_parquet(interim / "transactions.parquet").select(pl.len()).collect().item()
-    _warm_imports(engine)
-    with PeakMemory() as mem:
+    _warm_imports(engine, interim)
+    with Cost(interval_s=0.05) as mem:
         start = time.perf_counter()
         extra = {}
         if engine in ("polars", "spark"):
@@ -88,15 +57,16 @@ def measure(engine: str, interim: Path, out: Path, online_rows: int) -> dict:
     return {"seconds": seconds, "rows": rows, "peak_mb": mem.peak / 2**20, **extra}
 
 
-def _warm_imports(engine: str) -> None:
-    """Imports and the numba cache load are not part of the measured work."""
+def _warm_imports(engine: str, interim: Path) -> None:
+    """Imports and the numba cache load are not part of the measured work (warmed on the data's first 200 rows)."""
     if engine == "pandas":
         import pandas  # noqa: F401
     elif engine != "spark":
         from paylab.features import compute_features, online  # noqa: F401
-        from paylab.features.synthetic import make_interim
 
-        compute_features(make_interim(n_rows=200, n_cards=5, seed=0))
+        tables = {n: pl.read_parquet(interim / f"{n}.parquet") for n in ("cards", "users")}
+        compute_features({**tables, "transactions": pl.scan_parquet(interim / "transactions.parquet").head(200)
+                          .collect()})
 
 
 def _pandas_windows(interim: Path) -> None:
@@ -170,7 +140,7 @@ def subset(interim: Path, rows: int, out: Path) -> Path:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scale", choices=list(SCALES), default="tiny")
+    parser.add_argument("--scale", choices=SCALES, default="tiny")
     parser.add_argument("--spark-rows", type=int, default=200_000, help="Spark runs on the first N rows")
     parser.add_argument("--online-rows", type=int, default=20_000)
     parser.add_argument("--measure", help=argparse.SUPPRESS)

@@ -5,7 +5,8 @@
 
 Data: the project generator + ingest + the default feature engine into a temp dir. Model: XGBoost (200 trees, depth
 6, hist, class_weight:10) on the labeled rows a label delay before the cut; the service is warmed on every
-transaction before the cut and then decides the transactions after it, in time order.
+transaction before the cut (or on the last --history-days days) and then decides the transactions after it, in time
+order. The served run registers it with the labeled transactions after the cut as validation rows.
 """
 
 from __future__ import annotations
@@ -15,8 +16,6 @@ import gc
 import http.client
 import json
 import os
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -74,8 +73,8 @@ def state_bytes(state) -> int:
 
 
 def size_estimate(interim: Path, cut: datetime, service, history: int) -> dict:
-    """Pickled sizes: the whole service, its model and its state; the state of the first half of the history
-    too, for a linear fit size = a + b * transactions, extrapolated to 1M transactions of history."""
+    """Pickled sizes: the whole service, its model and its state; the state of the first half of the replayed
+    history too, for a linear fit size = a + b * transactions, extrapolated to 1M transactions of history."""
     from paylab.features.online import OnlineFeatures
 
     total = len(cloudpickle.dumps(service))
@@ -83,6 +82,8 @@ def size_estimate(interim: Path, cut: datetime, service, history: int) -> dict:
     full = state_bytes(service.state)
     half = OnlineFeatures(pl.read_parquet(interim / "cards.parquet"), pl.read_parquet(interim / "users.parquet"))
     rows = pl.scan_parquet(interim / "transactions.parquet").filter(pl.col("timestamp") < cut)
+    if service.warm_from is not None:  # the replayed rows only (a bounded warm-up starts later)
+        rows = rows.filter(pl.col("timestamp") >= service.warm_from)
     for txn in rows.head(history // 2).collect().iter_rows(named=True):
         half.update(txn)
     half_bytes = state_bytes(half)
@@ -109,7 +110,7 @@ def in_process(service, rows: list[dict]) -> dict:
 
 def breakdown(service, rows: list[dict]) -> dict:
     """The steps of decide() timed one by one (on a copy of the service): parse, features, model, rules, update."""
-    from paylab.fraud.service import normalise
+    from paylab.fraud.requests import normalise
 
     steps = {"parse": [], "features": [], "model_fast": [], "rules": [], "update": []}
     gc.collect()
@@ -159,54 +160,35 @@ def batch(service_blob: bytes, rows: pl.DataFrame, features: pd.DataFrame, colum
             "predict_proba_per_s": len(frame) / proba_s}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _request(txn: dict) -> bytes:
     record = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in txn.items() if k != "label"}
     return json.dumps({"dataframe_records": [record]}).encode()
 
 
-def served(service_blob: bytes, rows: list[dict], expected: list[str], work: Path) -> dict:
+def served(service_blob: bytes, rows: list[dict], expected: list[str], valid: pd.DataFrame, columns: list[str],
+           work: Path) -> dict:
     """Register the warm service in a temp MLflow store, `mlflow models serve` it, POST one transaction per request
     over one keep-alive connection; p50/p99 of the round trip, then stop the server."""
-    from paylab.fraud.service import log_service, stop_server
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    from mlflow_serve import mlflow_server  # tests/mlflow_serve.py: the server subprocess, shared with the tests
+
+    from paylab.fraud.registry import log_service
 
     store = work / "mlflow"
     store.mkdir()
     uri = f"sqlite:///{store / 'mlflow.db'}"
     os.environ["MLFLOW_TRACKING_URI"], os.environ["PAYLAB_ROOT"] = uri, str(store)
     start = time.perf_counter()
-    result = log_service(cloudpickle.loads(service_blob), val_average_precision=0.0, root=store)
+    result = log_service(cloudpickle.loads(service_blob), valid[columns], (valid["label"] == "fraud").to_numpy(int),
+                         root=store)
     say(f"served: logged and registered fraud v{result['version']} (champion: {result['promoted']}) in "
         f"{time.perf_counter() - start:.1f}s")
-    port = _free_port()
-    bin_dir = Path(sys.executable).parent
-    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}  # the venv's uvicorn
-    log = (work / "serve.log").open("w")
-    cmd = [str(bin_dir / "mlflow"), "models", "serve", "-m", "models:/fraud@champion", "--env-manager", "local",
-           "-p", str(port)]
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
-    try:
-        conn = None
-        while conn is None:
-            if proc.poll() is not None:
-                raise RuntimeError(f"mlflow models serve exited:\n{(work / 'serve.log').read_text()[-3000:]}")
-            if time.perf_counter() - start > 180:
-                raise RuntimeError("mlflow models serve: no answer on /ping within 180 s")
-            try:
-                c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-                c.request("GET", "/ping")
-                if c.getresponse().read() is not None:
-                    conn = c
-            except OSError:
-                time.sleep(0.25)
+    with mlflow_server("models:/fraud@champion", uri, work / "serve.log", timeout=180) as port:
         startup = time.perf_counter() - start
-        say(f"served: {' '.join(cmd[1:])} answered /ping after {startup:.1f}s")
+        say(f"served: models serve -m models:/fraud@champion --env-manager local -p {port} answered /ping after "
+            f"{startup:.1f}s")
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         headers = {"Content-Type": "application/json"}
         times, agree = [], 0
         for txn, want in zip(rows, expected, strict=True):
@@ -217,9 +199,6 @@ def served(service_blob: bytes, rows: list[dict], expected: list[str], work: Pat
             times.append(time.perf_counter() - t0)
             agree += answer["predictions"][0]["decision"] == want
         conn.close()
-    finally:
-        stop_server(proc)
-        log.close()
     return {"served_p50_ms": pct(times, 50), "served_p99_ms": pct(times, 99), "served_requests": len(times),
             "served_startup_s": startup, "served_agree": agree}
 
@@ -231,6 +210,8 @@ def main() -> None:
     parser.add_argument("--serve-rows", type=int, default=300, help="requests to the served endpoint")
     parser.add_argument("--batch-rows", type=int, default=20_000, help="transactions of the batch throughput run")
     parser.add_argument("--no-serve", action="store_true", help="skip the `mlflow models serve` measurement")
+    parser.add_argument("--history-days", type=float, default=None,
+                        help="warm the state on the last N days before the cut only (default: all history)")
     args = parser.parse_args()
 
     from paylab.features import KEY_COLUMNS
@@ -255,11 +236,12 @@ def main() -> None:
         figures.update(train_rows=n_train, fit_s=round(fit_s, 2))
 
         start = time.perf_counter()
-        service = warm_service(interim, model, columns, DECISION, None, until=cut)
+        service = warm_service(interim, model, columns, DECISION, None, until=cut, history_days=args.history_days)
         warm_s = time.perf_counter() - start
+        history = service.warm_rows
         say(f"warm: online state replayed {history:,} transactions in {warm_s:.1f}s "
             f"({history / warm_s:,.0f}/s); fast path (inplace_predict): {service.scorer is not None}")
-        figures.update(warm_s=round(warm_s, 2), fast_path=service.scorer is not None)
+        figures.update(warm_s=round(warm_s, 2), fast_path=service.scorer is not None, warm_rows=history)
         blob = cloudpickle.dumps(service)  # the warm service at the cut: every measurement starts from it
 
         sizes = size_estimate(interim, cut, service, history)
@@ -295,7 +277,8 @@ def main() -> None:
             serve_rows = rows[: args.serve_rows]
             reference = cloudpickle.loads(blob)
             expected = [reference.decide(r)["decision"] for r in serve_rows]
-            s = served(blob, serve_rows, expected, work)
+            valid = features[(features["timestamp"] >= cut) & features["label"].isin(["fraud", "legit"])]
+            s = served(blob, serve_rows, expected, valid, columns, work)
             say(f"served: {s['served_requests']} requests, one transaction each: p50 {s['served_p50_ms']:.2f} ms, "
                 f"p99 {s['served_p99_ms']:.2f} ms; decisions equal to in-process: {s['served_agree']}/"
                 f"{s['served_requests']}")

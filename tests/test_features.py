@@ -11,13 +11,25 @@ import polars as pl
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from synthetic_interim import assert_compromised_merchant, compromised_merchant, make_interim, write_interim
 
-from paylab.features import OnlineFeatures, build_features, compute_features, feature_list
-from paylab.features.checks import compare, perturb_future, point_in_time_violations
-from paylab.features.spec import FeatureConfig, parse_duration
-from paylab.features.synthetic import make_interim, write_interim
+from paylab.features import OnlineFeatures, build_features, compute_features, feature_list, spec
+from paylab.features.checks import (
+    compare,
+    perturb_future,
+    perturb_snapshot,
+    point_in_time_violations,
+    snapshot_violations,
+)
+from paylab.features.spec import SNAPSHOT_ATTRIBUTES, FeatureConfig, parse_duration
 
 CFG = FeatureConfig()
+ALL_SNAPSHOT = {"snapshot_attributes": list(SNAPSHOT_ATTRIBUTES)}
+# the features that read an end-of-period column: never in the default set
+SNAPSHOT_FEATURES = {"card_credit_limit", "card_num_cards_issued", "card_on_dark_web", "card_age_days",
+                     "card_months_to_expiry", "card_pin_age_years", "user_yearly_income", "user_per_capita_income",
+                     "user_total_debt", "user_credit_score", "user_num_credit_cards", "amount_to_limit",
+                     "user_debt_to_income"}
 
 
 @pytest.fixture(scope="module")
@@ -68,6 +80,15 @@ def test_online_engine_matches_batch(tables, batch):
     online = OnlineFeatures(tables["cards"], tables["users"], {}).replay(tables["transactions"])
     assert online.columns == batch.columns
     assert compare(batch, online, CFG) == {}
+    assert {"merchant_risk_nlabeled_1d", "mcc_risk_rate_7d"} <= set(batch.columns)
+
+
+def test_online_engine_matches_batch_with_every_snapshot_attribute(small):
+    cfg = FeatureConfig.from_params(ALL_SNAPSHOT)
+    batch = compute_features(small, ALL_SNAPSHOT)
+    online = OnlineFeatures(small["cards"], small["users"], ALL_SNAPSHOT).replay(small["transactions"])
+    assert online.columns == batch.columns and set(batch.columns) >= SNAPSHOT_FEATURES
+    assert compare(batch, online, cfg) == {}
 
 
 def _later_features(engine, rows: list[dict]) -> list[dict]:
@@ -90,6 +111,7 @@ def test_online_late_labels_in_any_order_equal_inline_labels(small):
     got = [late.process(t) for t in rows[k:]]
     assert got == want
     assert any(row["merchant_risk_nlabeled_30d"] for row in got)
+    assert any(row["merchant_risk_nfraud_1d"] for row in got) and any(row["mcc_risk_nfraud_7d"] for row in got)
 
 
 def test_online_second_label_replaces_the_first(small):
@@ -183,6 +205,8 @@ def test_batch_matches_definitions_on_sampled_rows(tables, batch):
     tx = tables["transactions"]
     ids = batch.filter(pl.col("card_cnt_24h") > 0)["transaction_id"].sample(20, seed=1).to_list()
     ids += batch.filter(pl.col("card_cnt_1h") > 0)["transaction_id"].sample(10, seed=2).to_list()
+    ids += batch.filter(pl.col("merchant_risk_nfraud_1d") > 0)["transaction_id"].sample(5, seed=3).to_list()
+    ids += batch.filter(pl.col("mcc_risk_nfraud_1d") > 0)["transaction_id"].sample(5, seed=4).to_list()
     for tid in ids:
         row = tx.filter(pl.col("transaction_id") == tid).row(0, named=True)
         feats = batch.filter(pl.col("transaction_id") == tid).row(0, named=True)
@@ -193,12 +217,30 @@ def test_batch_matches_definitions_on_sampled_rows(tables, batch):
                     assert feats[f"{entity}_{stat}_{window}"] == want[stat], (tid, entity, stat, window)
                 assert feats[f"{entity}_sum_{window}"] == pytest.approx(want["sum"], abs=1e-9)
         delay = timedelta(days=CFG.delay_days)
-        risks = (("merchant", "merchant_id", "30d"), ("mcc", "mcc", "90d"), ("card", "card_id", "all"))
-        for entity, key, window in risks:
+        risks = [(e, key, w) for e, key in (("merchant", "merchant_id"), ("mcc", "mcc")) for w in CFG.risk_windows]
+        for entity, key, window in [*risks, ("card", "card_id", "all")]:
             width = None if window == "all" else timedelta(microseconds=parse_duration(window))
             want = _risk_by_definition(tx, row, key, delay, width)
-            assert feats[f"{entity}_risk_nfraud_{window}"] == want["nfraud"]
-            assert feats[f"{entity}_risk_nlabeled_{window}"] == want["nlabeled"]
+            assert feats[f"{entity}_risk_nfraud_{window}"] == want["nfraud"], (tid, entity, window)
+            assert feats[f"{entity}_risk_nlabeled_{window}"] == want["nlabeled"], (tid, entity, window)
+            rate = want["nfraud"] / want["nlabeled"] if want["nlabeled"] else None
+            assert feats[f"{entity}_risk_rate_{window}"] == rate, (tid, entity, window)
+
+
+def test_short_risk_windows_find_a_compromised_merchant_in_every_engine():
+    tables = compromised_merchant()
+    batch = compute_features(tables, {})
+    assert_compromised_merchant(batch)
+    assert_compromised_merchant(OnlineFeatures(tables["cards"], tables["users"], {}).replay(tables["transactions"]))
+    late = OnlineFeatures(tables["cards"], tables["users"], {})  # the same with the labels arriving late
+    rows = list(tables["transactions"].iter_rows(named=True))
+    for t in rows[:5]:
+        late.update({**t, "label": None})
+    for t in reversed(rows[:5]):
+        if t["label"] != "unlabeled":
+            late.add_label(t, t["label"])
+    got = [{"transaction_id": t["transaction_id"], **late.process(t)} for t in rows[5:]]
+    assert_compromised_merchant(pl.DataFrame(got, infer_schema_length=None))
 
 
 def test_ties_same_timestamp_smaller_id_is_earlier():
@@ -248,6 +290,63 @@ def test_point_in_time_report_is_clean(small):
     assert point_in_time_violations(small, {}, n_targets=2, seed=3)["violations"] == {}
 
 
+def test_default_features_read_no_end_of_period_column(small):
+    names = {f.name for f in feature_list(CFG)}
+    assert not names & SNAPSHOT_FEATURES
+    assert all(set(a.sources).isdisjoint(SNAPSHOT_ATTRIBUTES) for a in CFG.attributes())
+    assert {"card_brand", "card_type", "card_has_chip", "card_chip_mismatch", "user_gender", "user_age",
+            "user_years_to_retirement"} <= names
+    # every end-of-period column changed after every transaction (dates and years past the data): nothing moves
+    assert snapshot_violations(small, {}) == {}
+    changed = perturb_snapshot(small, SNAPSHOT_ATTRIBUTES, seed=1)
+    assert not changed["cards"].equals(small["cards"]) and not changed["users"].equals(small["users"])
+    online = OnlineFeatures(changed["cards"], changed["users"], {}).replay(small["transactions"])
+    assert compare(compute_features(small, {}), online, CFG) == {}
+
+
+def test_snapshot_check_catches_an_end_of_period_column_in_use(small, monkeypatch):
+    # opted-in snapshot features do change when their column changes after t, dates included ("changed after t")
+    bad = snapshot_violations(small, ALL_SNAPSHOT, columns=SNAPSHOT_ATTRIBUTES)
+    assert set(bad) == SNAPSHOT_FEATURES
+    after = compute_features(perturb_snapshot(small, ["year_pin_last_changed"], seed=0), ALL_SNAPSHOT)
+    assert after["card_pin_age_years"].null_count() == after.height  # a later PIN change: unknown at t
+    # opted in: accepted (reported as used), not a violation
+    report = point_in_time_violations(small, {"snapshot_attributes": ["credit_limit"]}, n_targets=1, seed=2)
+    assert report["violations"] == {} and report["snapshot_columns_used"] == ["credit_limit"]
+    assert "credit_limit" not in report["snapshot_columns_changed"]
+    # a snapshot column wrongly declared knowable: the point-in-time report names its features
+    monkeypatch.setitem(spec.KNOWABLE_ATTRIBUTES, "cards", (*spec.KNOWABLE_ATTRIBUTES["cards"], "credit_limit"))
+    report = point_in_time_violations(small, {}, n_targets=1, seed=2)
+    assert set(report["violations"]) == {"card_credit_limit", "amount_to_limit"}
+
+
+def test_snapshot_attributes_add_exactly_their_features():
+    def added(*columns):
+        return set(feature_list(FeatureConfig.from_params({"snapshot_attributes": list(columns)}))) - set(
+            feature_list(CFG))
+
+    assert {f.name for f in added("credit_limit")} == {"card_credit_limit", "amount_to_limit"}
+    assert {f.name for f in added("total_debt")} == {"user_total_debt"}  # debt / income needs both
+    assert {f.name for f in added("total_debt", "yearly_income")} == {"user_total_debt", "user_yearly_income",
+                                                                       "user_debt_to_income"}
+    assert {f.name for f in added("year_pin_last_changed")} == {"card_pin_age_years"}
+    assert all("snapshot" in f.doc for f in added(*SNAPSHOT_ATTRIBUTES))
+    assert {f.name for f in added(*SNAPSHOT_ATTRIBUTES)} == SNAPSHOT_FEATURES
+    a = FeatureConfig.from_params({"snapshot_attributes": ["yearly_income", "credit_limit", "credit_limit"]})
+    assert a == FeatureConfig.from_params({"snapshot_attributes": ["credit_limit", "yearly_income"]})
+    assert FeatureConfig.from_params({"snapshot_attributes": None}) == CFG  # left empty in params.yaml
+
+
+@pytest.mark.parametrize("names, message", [
+    (["credit_limt"], r"'credit_limt' is not a snapshot column; valid names: expires, num_cards_issued, credit_limit"),
+    (["card_brand"], "'card_brand' is knowable at transaction time and always used"),
+    ("credit_limit", "must be a list"),
+])
+def test_bad_snapshot_attributes_are_named(names, message):
+    with pytest.raises(ValueError, match=message):
+        FeatureConfig.from_params({"snapshot_attributes": names})
+
+
 @pytest.mark.parametrize("params, message", [
     ({"delay_days": 0}, "delay_days"),
     ({"windows": ["1h", "2weeks"]}, "bad duration"),
@@ -283,4 +382,5 @@ def test_generated_data_online_matches_batch_and_is_point_in_time(generated):
     batch = compute_features(generated, {})
     online = OnlineFeatures(generated["cards"], generated["users"], {}).replay(generated["transactions"])
     assert compare(batch, online, CFG) == {}
-    assert point_in_time_violations(generated, {}, n_targets=2, seed=1)["violations"] == {}
+    report = point_in_time_violations(generated, {}, n_targets=2, seed=1)
+    assert report["violations"] == {} and set(report["snapshot_columns_changed"]) == set(SNAPSHOT_ATTRIBUTES)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import polars as pl
 import pytest
+from synthetic_interim import assert_compromised_merchant, compromised_merchant, write_interim
 
 from paylab.features import build_features, compute_features
 from paylab.features.checks import compare
-from paylab.features.spec import FeatureConfig
-from paylab.features.synthetic import write_interim
+from paylab.features.spec import SNAPSHOT_ATTRIBUTES, FeatureConfig
 
 pytestmark = pytest.mark.spark
 CFG = FeatureConfig()
@@ -27,14 +27,26 @@ def test_spark_engine_matches_default_engine(spark, tmp_path):
     assert got.columns == expected.columns
     assert got.schema == expected.schema
     assert compare(expected, got, CFG) == {}
+    assert {"merchant_risk_nlabeled_1d", "mcc_risk_rate_7d"} <= set(got.columns)
+
+
+def test_spark_short_risk_windows_find_a_compromised_merchant(spark, tmp_path):
+    from paylab.features.spark_engine import compute_spark
+
+    interim = write_interim(tmp_path / "interim", compromised_merchant())
+    assert_compromised_merchant(pl.from_arrow(compute_spark(spark, interim, CFG).toArrow()))
 
 
 def test_build_features_spark_writes_one_sorted_file(spark, tmp_path):
+    """Also with every end-of-period snapshot attribute opted in (their features in the Spark engine)."""
     interim = write_interim(tmp_path / "interim", n_rows=2_000, n_cards=30, seed=5)
     out = tmp_path / "processed" / "features.parquet"
-    build_features(interim, out, {"engine": "spark", "spark": {"master": "local[2]"}, "seed": 42})
+    params = {"snapshot_attributes": list(SNAPSHOT_ATTRIBUTES)}
+    build_features(interim, out, {"engine": "spark", "spark": {"master": "local[2]"}, "seed": 42, **params})
     written = pl.read_parquet(out)
-    assert compare(compute_features(_tables(interim), {}), written, CFG) == {}
+    expected = compute_features(_tables(interim), params)
+    assert written.columns == expected.columns and "card_pin_age_years" in written.columns
+    assert compare(expected, written, FeatureConfig.from_params(params)) == {}
     order = written.select("timestamp", "transaction_id")
     assert order.equals(order.sort("timestamp", "transaction_id"))
     assert not list(out.parent.glob(".spark-features-*"))

@@ -9,6 +9,8 @@ import pandas as pd
 import polars as pl
 import pytest
 
+from paylab import evaluation
+from paylab.fraud import training
 from paylab.fraud.decision import NO_ANOMALY, DecisionEngine, evaluate_decisions
 
 CONFIG = {
@@ -118,3 +120,29 @@ def test_evaluate_decisions_known_answer():
     assert evaluate_decisions(frame, labels, amounts) == r
     with pytest.raises(ValueError, match="block"):
         evaluate_decisions(["block"], [0], [1.0])
+    assert "cost" not in r and evaluate_decisions(decisions, labels, amounts, review_cost=5.0)["cost"] == 4 * 5 + 50
+
+
+def test_one_review_cost_with_refunds():
+    """The cost curve, the business view and the decisions' evaluation compute one cost: a fraudulent refund
+    (negative amount) counts 0, whether it is caught or missed; declines count as reviews."""
+    rng = np.random.default_rng(3)
+    n = 500
+    y = (rng.random(n) < 0.1).astype(int)
+    proba = np.round(np.clip(0.4 * y + rng.random(n) * 0.7, 0, 1), 2)  # ties included
+    amount = np.round(rng.lognormal(3.5, 1.0, n), 2)
+    amount[rng.random(n) < 0.2] *= -1  # refunds, frauds among them
+    assert ((amount < 0) & (y == 1) & (proba >= 0.6)).any() and ((amount < 0) & (y == 1) & (proba < 0.6)).any()
+    review_cost, threshold = 7.5, 0.6
+    curve = evaluation.cost_curve(y, proba, amount, review_cost).set_index("threshold")
+    view = training.business_view(y, proba, amount, review_cost, threshold)
+    for decisions in (np.where(proba >= threshold, "review", "approve"),
+                      np.where(proba >= 0.9, "decline", np.where(proba >= threshold, "review", "approve"))):
+        ev = evaluate_decisions(decisions, y, amount, review_cost=review_cost)
+        assert ev["cost"] == pytest.approx(view["cost"]) == pytest.approx(curve.loc[threshold, "cost"])
+        assert ev["fraud_caught_amount"] == pytest.approx(view["fraud_amount_caught"])
+        assert ev["fraud_amount"] == pytest.approx(view["fraud_amount"])
+    assert view["fraud_amount_caught"] == pytest.approx(curve.loc[threshold, "fraud_amount_caught"])
+    assert view["fraud_amount"] == pytest.approx(np.clip(amount, 0, None)[y == 1].sum())
+    assert view["cost"] == pytest.approx(review_cost * (proba >= threshold).sum()
+                                         + np.clip(amount, 0, None)[(y == 1) & (proba < threshold)].sum())

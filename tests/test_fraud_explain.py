@@ -1,4 +1,5 @@
-"""Explanations of fraud pipelines: SHAP additivity, reason codes in plain words, LIME determinism, plots."""
+"""Explanations of fraud pipelines: SHAP additivity, LIME determinism, plots (paylab.fraud.explain); reason codes
+in plain words (paylab.fraud.reasons, paylab.fraud.phrases)."""
 
 from __future__ import annotations
 
@@ -19,18 +20,11 @@ from xgboost import XGBClassifier  # noqa: E402
 
 from paylab.features.spec import FeatureConfig, feature_list  # noqa: E402
 from paylab.fraud.data import FeatureEncoder, preprocessor  # noqa: E402
-from paylab.fraud.explain import (  # noqa: E402
-    ReasonCoder,
-    ServiceReasons,
-    final_estimator,
-    lime_explanation,
-    phrase,
-    plot_global,
-    plot_waterfall,
-    shap_explanation,
-    transform,
-)
+from paylab.fraud.encoding import final_estimator, transform  # noqa: E402
+from paylab.fraud.explain import lime_explanation, plot_global, plot_waterfall, shap_explanation  # noqa: E402
 from paylab.fraud.imbalance import make_pipeline  # noqa: E402
+from paylab.fraud.phrases import phrase  # noqa: E402
+from paylab.fraud.reasons import ReasonCoder, ServiceReasons  # noqa: E402
 
 SPEC = {f.name for f in feature_list(FeatureConfig())}
 
@@ -202,8 +196,8 @@ def test_one_row_paths_match_the_batch(xgb, logreg, data):
     rows.loc[rows.index[1], ["amount", "client_amount_ratio"]] = [np.nan, np.nan]
     for model in (xgb, logreg):
         coder = ReasonCoder(model)
-        np.testing.assert_allclose(coder.encode(rows.to_dict("records")), transform(model, rows).to_numpy(),
-                                   rtol=1e-6, atol=1e-6)
+        np.testing.assert_allclose(coder.encoder.encode(rows.to_dict("records")),
+                                   transform(model, rows).to_numpy(), rtol=1e-6, atol=1e-6)
         batch = coder.reasons(rows, n=3)
         assert [coder.reasons(r, n=3)[0] for r in rows.to_dict("records")] == batch  # mapping: online path
         assert [coder.reasons(rows.iloc[[i]], n=3)[0] for i in range(5)] == batch[:5]  # small frame

@@ -1,14 +1,9 @@
-"""Online fraud service: decide == decide_batch == batch features + model; MLflow packaging, champion alias,
-and a real `mlflow models serve` round trip."""
+"""Online fraud service: decide == decide_batch == batch features + model; bounded warm-up; MLflow packaging, the
+champion re-scored on the new validation rows, and a real `mlflow models serve` round trip."""
 
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
-import time
 import urllib.request
 from pathlib import Path
 
@@ -18,13 +13,18 @@ import numpy as np
 import pandas as pd
 import polars as pl
 import pytest
+from mlflow_serve import mlflow_server
 
+from paylab.evaluation import average_precision
 from paylab.features import KEY_COLUMNS, compute_features
 from paylab.features.build import read_interim
+from paylab.features.spec import ENTITIES, RISK_ENTITIES, VELOCITY_STATS, FeatureConfig, risk_name, velocity_name
 from paylab.fraud.data import preprocessor
 from paylab.fraud.decision import DecisionEngine
 from paylab.fraud.imbalance import make_pipeline
-from paylab.fraud.service import FraudService, load_champion, log_service, normalise, stop_server, warm_service
+from paylab.fraud.registry import load_champion, log_service
+from paylab.fraud.requests import normalise
+from paylab.fraud.service import FraudService, history_needed, warm_service
 
 N_ROWS = 300  # transactions decided after the cut
 
@@ -63,8 +63,10 @@ def world(tiny_interim):
               "anomaly": None}
     service = warm_service(tiny_interim, model, columns, config, None, until=cut, reasons_fn=_reasons_fn(),
                            labels_from_requests=True)
+    valid = frame[(frame["timestamp"] >= cut) & frame["label"].isin(["fraud", "legit"])]
     return {"interim": tiny_interim, "model": model, "columns": columns, "cut": cut, "after": after, "batch": batch,
-            "proba": proba, "config": config, "service": service, "blob": cloudpickle.dumps(service)}
+            "proba": proba, "config": config, "service": service, "blob": cloudpickle.dumps(service), "train": train,
+            "X_valid": valid.drop(columns=list(KEY_COLUMNS)), "y_valid": (valid["label"] == "fraud").to_numpy(int)}
 
 
 def _fresh(world) -> FraudService:
@@ -134,6 +136,33 @@ def test_warm_service_validates_rules(world):
                      {"velocity": [{"feature": "no_such_feature", "max": 1}]})
 
 
+def test_bounded_warm_up_keeps_windowed_features_exact(world):
+    """history_days replays only the last days before the cut: fewer rows in the state, and the velocity and
+    merchant / MCC risk features of the next transactions are those of the full warm-up."""
+    cfg = FeatureConfig()
+    days = history_needed(None)
+    assert days == pytest.approx(cfg.delay_days + 90)  # delay + the longest risk window (90d) > longest window (30d)
+    bounded = warm_service(world["interim"], world["model"], world["columns"], world["config"], None,
+                           until=world["cut"], history_days=days)
+    full = _fresh(world)
+    assert 0 < bounded.warm_rows < full.warm_rows
+    assert pd.Timestamp(bounded.warm_from) >= world["cut"] - pd.Timedelta(days=days)
+    assert len(cloudpickle.dumps(bounded.state)) < len(cloudpickle.dumps(full.state))
+    windowed = [velocity_name(e, s, w) for e in ENTITIES for s in VELOCITY_STATS for w in cfg.windows]
+    windowed += [risk_name(e, s, w) for e in RISK_ENTITIES for s in ("nfraud", "nlabeled", "rate")
+                 for w in cfg.risk_windows]
+    differs = set()
+    for row in world["after"].head(100).iter_rows(named=True):
+        txn = normalise(row)
+        a, b = bounded.state.features(txn), full.state.features(txn)
+        assert {k: a[k] for k in windowed} == {k: b[k] for k in windowed}
+        differs |= {k for k in a if a[k] != b[k] and not (a[k] != a[k] and b[k] != b[k])}  # NaN == NaN
+    assert "card_n_prior" in differs  # all-history features count only the replayed days
+    with pytest.raises(ValueError, match="history_days"):
+        warm_service(world["interim"], world["model"], world["columns"], world["config"], None,
+                     until=world["cut"], history_days=days - 1)
+
+
 @pytest.fixture(scope="module")
 def registry(world, tmp_path_factory):
     """A temporary MLflow store with the service registered once as `fraud` (champion)."""
@@ -141,8 +170,8 @@ def registry(world, tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root / 'mlflow.db'}")
         mp.setenv("PAYLAB_ROOT", str(root))
-        result = log_service(_fresh(world), val_average_precision=0.30, metrics={"test_average_precision": 0.25},
-                             root=root)
+        result = log_service(_fresh(world), world["X_valid"], world["y_valid"],
+                             metrics={"test_average_precision": 0.25}, root=root)
         yield {"root": root, "uri": f"sqlite:///{root / 'mlflow.db'}", "result": result}
         while mlflow.active_run():
             mlflow.end_run()
@@ -151,8 +180,10 @@ def registry(world, tmp_path_factory):
 
 def test_logged_service_loads_and_predicts(world, registry):
     result = registry["result"]
+    ap = average_precision(world["y_valid"], world["model"].predict_proba(world["X_valid"][world["columns"]])[:, 1])
     assert result["promoted"] and result["champion_version"] == result["version"]
-    assert result["champion_ap"] == pytest.approx(0.30) and result["service_bytes"] > 0
+    assert result["champion_ap"] == pytest.approx(ap) and result["service_bytes"] > 0
+    assert result["champion_rescored_ap"] is None and result["previous_champion_version"] is None
     model = mlflow.pyfunc.load_model("models:/fraud@champion")
     row = next(world["after"].iter_rows(named=True))
     out = model.predict(pd.DataFrame([_request(row)]))
@@ -162,7 +193,7 @@ def test_logged_service_loads_and_predicts(world, registry):
     assert out.loc[0, "proba"] == pytest.approx(expected["proba"], abs=1e-6)
     assert json.loads(out.loc[0, "reasons"]) == expected["reasons"]
     run = mlflow.get_run(result["run_id"])
-    assert run.data.metrics["val_average_precision"] == pytest.approx(0.30)
+    assert run.data.metrics["val_average_precision"] == pytest.approx(ap)
     assert run.data.tags["stage"] == "serve"
 
 
@@ -192,27 +223,82 @@ def test_app_fraud_page_decides_with_the_champion(registry, monkeypatch):
     assert "fraud v" in at.metric[0].label
 
 
-def test_champion_moves_only_on_better_ap(world, registry):
-    name = "fraud_alias_check"
-    service = _fresh(world)
-    first = log_service(service, name, val_average_precision=0.5)
-    assert first["promoted"] and first["champion_version"] == first["version"]
-    worse = log_service(service, name, val_average_precision=0.4)
-    assert not worse["promoted"] and worse["champion_version"] == first["version"]
-    assert worse["champion_ap"] == pytest.approx(0.5) and worse["previous_champion_version"] == first["version"]
+@pytest.fixture(scope="module")
+def rival(world):
+    """A weaker XGBoost on fewer columns (`card_brand`, `amount_log_abs` left out) and its service."""
+    from xgboost import XGBClassifier
+
+    columns = [c for c in world["columns"] if c not in ("card_brand", "amount_log_abs")]
+    train = world["train"]
+    model = make_pipeline(XGBClassifier(n_estimators=5, max_depth=2, tree_method="hist", n_jobs=1), "none",
+                          preprocessor=preprocessor("trees"))
+    model.fit(train[columns], (train["label"] == "fraud").astype(int))
+    service = FraudService(_fresh(world).state, model, columns, world["config"])
+    service.example = world["service"].example
+    return service
+
+
+def _top(score: np.ndarray, k: int = 10) -> np.ndarray:
+    """Labels: 1 from the k-th highest score up (ties included): that score's AP is 1."""
+    return (score >= np.sort(score)[-k]).astype(int)
+
+
+def _versions(name: str) -> list[int]:
+    return sorted(int(v.version) for v in mlflow.MlflowClient().search_model_versions(f"name='{name}'"))
+
+
+def test_champion_is_rescored_on_the_new_validation_rows(world, registry, rival):
+    """The champion's AP that counts is the one on the new rows, not the one stored when it was promoted; a service
+    that does not win leaves nothing in the registry."""
+    name = "fraud_rescore"
+    strong, weak = _fresh(world), rival
+    X = world["X_valid"]
+    s_strong, s_weak = strong.predict_proba(X), weak.predict_proba(X)
+    y_weak_top, y_strong_top = _top(s_weak), _top(s_strong)
+    y_weak_bad = np.zeros(len(X), int)
+    y_weak_bad[np.random.default_rng(0).choice(len(X), 10, replace=False)] = 1  # random labels: a poor AP
+    ap_strong_on_weak_top = average_precision(y_weak_top, s_strong)
+    ap_weak_on_strong_top = average_precision(y_strong_top, s_weak)
+    assert average_precision(y_weak_bad, s_weak) < ap_strong_on_weak_top < 1.0 and ap_weak_on_strong_top < 1.0
+
+    first = log_service(weak, X, y_weak_bad, name=name)  # no champion: promoted with a poor AP
+    assert first["promoted"] and first["champion_stored_ap"] is None and _versions(name) == [first["version"]]
+    # the stored AP of the champion is poor, but on these rows it ranks perfectly: kept, nothing registered
+    kept = log_service(strong, X, y_weak_top, name=name)
+    assert not kept["promoted"] and kept["version"] is None and kept["model_uri"] is None
+    assert kept["champion_version"] == kept["previous_champion_version"] == first["version"]
+    assert kept["champion_rescored_ap"] == pytest.approx(1.0) == kept["champion_ap"]
+    assert kept["champion_stored_ap"] == pytest.approx(first["val_average_precision"])
+    assert kept["val_average_precision"] == pytest.approx(ap_strong_on_weak_top)
+    assert _versions(name) == [first["version"]]
+    assert mlflow.get_run(kept["run_id"]).data.metrics["champion_rescored_average_precision"] == pytest.approx(1.0)
+    # better on the new rows: promoted, the champion re-scored there
     with mlflow.start_run() as run:  # the caller's run: the model goes into it
-        better = log_service(service, name, val_average_precision=0.6)
-    assert better["promoted"] and better["champion_version"] == better["version"]
-    assert better["run_id"] == run.info.run_id
+        better = log_service(strong, X, y_strong_top, name=name)
+    assert better["promoted"] and better["run_id"] == run.info.run_id
+    assert better["champion_rescored_ap"] == pytest.approx(ap_weak_on_strong_top)
+    assert better["champion_version"] == better["version"] and better["champion_ap"] == pytest.approx(1.0)
+    # the stored AP of the new champion is 1.0, yet on other rows the rival beats its re-scored AP
+    back = log_service(weak, X, y_weak_top, name=name)
+    assert back["promoted"] and back["champion_rescored_ap"] == pytest.approx(ap_strong_on_weak_top)
+    assert back["champion_stored_ap"] == pytest.approx(1.0) and back["previous_champion_version"] == better["version"]
     client = mlflow.MlflowClient()
-    assert int(client.get_model_version_by_alias(name, "champion").version) == better["version"]
-    assert client.get_model_version(name, str(worse["version"])).tags["val_average_precision"] == "0.4"
+    assert int(client.get_model_version_by_alias(name, "champion").version) == back["version"]
+    assert _versions(name) == [first["version"], better["version"], back["version"]]
+    assert client.get_model_version(name, str(back["version"])).tags["val_average_precision"] == "1.0"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def test_a_champion_that_cannot_be_rescored_is_replaced(world, registry, rival, caplog):
+    name = "fraud_columns"
+    first = log_service(_fresh(world), world["X_valid"], world["y_valid"], name=name)
+    X = world["X_valid"].drop(columns=["card_brand"])  # the champion needs it, the rival does not
+    with caplog.at_level("WARNING", logger="paylab.fraud.registry"):
+        second = log_service(rival, X, world["y_valid"], name=name)
+    assert second["promoted"] and second["champion_rescored_ap"] is None
+    assert second["previous_champion_version"] == first["version"] and "card_brand" in second["reason"]
+    assert "cannot be re-scored" in caplog.text
+    with pytest.raises(ValueError, match="validation rows"):
+        log_service(rival, X, np.zeros(len(X), int), name=name)  # no fraud: AP undefined
 
 
 def _post(url: str, payload: dict, timeout: float = 30) -> dict:
@@ -225,29 +311,10 @@ def _post(url: str, payload: dict, timeout: float = 30) -> dict:
 @pytest.mark.slow
 def test_served_endpoint(world, registry):
     """`mlflow models serve` of models:/fraud@champion answers a one-transaction JSON request."""
-    port = _free_port()
-    env = {**os.environ, "MLFLOW_TRACKING_URI": registry["uri"],
-           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}  # the venv's uvicorn
-    log = (registry["root"] / "serve.log").open("w")
-    proc = subprocess.Popen([str(Path(sys.executable).parent / "mlflow"), "models", "serve", "-m",
-                             "models:/fraud@champion", "--env-manager", "local", "-p", str(port)],
-                            stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            assert proc.poll() is None, (registry["root"] / "serve.log").read_text()[-3000:]
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=2):
-                    break
-            except OSError:
-                assert time.monotonic() < deadline, "server did not answer /ping within 90 s"
-                time.sleep(0.25)
-        rows = list(world["after"].head(2).iter_rows(named=True))
+    rows = list(world["after"].head(2).iter_rows(named=True))
+    with mlflow_server("models:/fraud@champion", registry["uri"], registry["root"] / "serve.log") as port:
         answers = [_post(f"http://127.0.0.1:{port}/invocations", {"dataframe_records": [_request(r)]})
                    for r in rows]
-    finally:
-        stop_server(proc)
-        log.close()
     service = _fresh(world)
     service.labels_from_requests = False
     for row, answer in zip(rows, answers, strict=True):

@@ -5,7 +5,7 @@ Binary classifiers: `roc_auc`, `average_precision`, `ks`, `gini`, `recall_at_fpr
 `classification_report` (a flat dict).
 Uncertainty: `bootstrap_scores` + `intervals` + `paired_difference` (block bootstrap by day, user or card, paired
 across models), `bootstrap_mean` (a per-unit metric such as CP@k per day).
-Fraud business view: `cost_curve`, `optimal_threshold`.
+Fraud business view: `cost_curve`, `optimal_threshold`, `review_outcome` (the cost of one set of reviews).
 Recommenders (long frames of recommendations and relevant items): `precision_at_k`, `recall_at_k`, `ndcg_at_k`,
 `map_at_k`.  Quant (per-date cross sections): `ic_series`, `ic`, `rank_ic`, `icir`.
 
@@ -262,6 +262,19 @@ def optimal_threshold(y, score, amount, review_cost: float, fraud_loss_share: fl
     curve = cost_curve(y, score, amount, review_cost, fraud_loss_share)
     best = curve.iloc[int(np.argmin(curve["cost"].to_numpy()))]
     return {key: float(value) for key, value in best.items()}
+
+
+def review_outcome(y, flagged, amount, review_cost: float, fraud_loss_share: float = 1.0) -> dict[str, float]:
+    """The outcome of reviewing exactly the `flagged` rows (a boolean mask): the `cost_curve` row at which those
+    rows are reviewed, so the same formula (each review costs `review_cost`, a missed fraud `fraud_loss_share` of its
+    amount, refunds count 0). Keys: reviews, review_rate, frauds_caught, fraud_amount_caught, fraud_amount_missed,
+    recall, amount_recall, cost."""
+    flagged = np.asarray(flagged)
+    if flagged.dtype != bool:
+        raise ValueError(f"flagged must be a boolean mask, got dtype {flagged.dtype}")
+    curve = cost_curve(y, flagged.astype(float), amount, review_cost, fraud_loss_share)
+    row = curve.loc[curve["reviews"] == int(flagged.sum())].iloc[0]
+    return {key: float(value) for key, value in row.items() if key != "threshold"}
 
 
 # --- recommenders -----------------------------------------------------------------------------------------------

@@ -76,10 +76,12 @@ def run_notebook(stage: str, root: Path | None = None, params: dict | None = Non
     """
     import papermill as pm
 
-    # the kernel inherits this: without ipywidgets, tqdm's text bars are what a report shows, not a warning
+    # the kernel inherits these: without ipywidgets, tqdm's text bars are what a report shows, not a warning; and
+    # MLflow's artifact-download bars are chatter in a report
     quiet = "ignore:IProgress not found"
     if quiet not in os.environ.get("PYTHONWARNINGS", ""):
         os.environ["PYTHONWARNINGS"] = ",".join(filter(None, [os.environ.get("PYTHONWARNINGS"), quiet]))
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     root = (root or project_root()).resolve()
     nb = notebook_for(stage, root)
     parameters = dict(params if params is not None else stage_params(stage, root / "params.yaml"))

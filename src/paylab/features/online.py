@@ -17,7 +17,6 @@ from typing import Any
 import polars as pl
 
 from paylab.features.spec import (
-    CARD_COLUMNS,
     CHANNELS,
     CYCLES,
     ENTITIES,
@@ -27,7 +26,6 @@ from paylab.features.spec import (
     PASSTHROUGH,
     RISK_ENTITIES,
     RISK_STATS,
-    USER_COLUMNS,
     VELOCITY_STATS,
     FeatureConfig,
     feature_list,
@@ -145,8 +143,12 @@ class OnlineFeatures:
         self.risk_horizon = {e: (None if any(w is None for x, _, w in risk if x == e)
                                  else self.cfg.delay_us + max(w for x, _, w in risk if x == e))
                              for e, _, _ in risk}
-        self.cards = {r["card_id"]: r for r in cards.iter_rows(named=True)}
-        self.users = {r["client_id"]: r for r in users.iter_rows(named=True)}
+        # only the columns the config may read (knowable + opted-in snapshot ones)
+        self.cards = {r["card_id"]: r for r in cards.select("card_id", *self.cfg.attribute_columns("cards"))
+                      .iter_rows(named=True)}
+        self.users = {r["client_id"]: r for r in users.select("client_id", *self.cfg.attribute_columns("users"))
+                      .iter_rows(named=True)}
+        self.copied = [(a.name, a.sources[0], a.group) for a in self.cfg.attributes() if a.copied]
         n_last = self.cfg.sequence_length
         self.hist = {e: defaultdict(lambda n=n_last: _History(n)) for e in ENTITIES}
         self.seen: list[dict[tuple, int]] = [defaultdict(int) for _ in NOVELTY]
@@ -306,17 +308,16 @@ class OnlineFeatures:
         ts = txn["timestamp"]
         month = ts.year * 12 + ts.month - 1
         card = self.cards.get(txn["card_id"], {})
-        for col, (name, _) in CARD_COLUMNS.items():
-            out[name] = card.get(col)
+        user = self.users.get(txn["client_id"], {})
+        for name, col, group in self.copied:
+            out[name] = (card if group == "card" else user).get(col)
+        # derived: a column the config does not read is absent from card / user (None), its feature not output
         opened, expires, pin = card.get("acct_open_date"), card.get("expires"), card.get("year_pin_last_changed")
         age = (_micros(ts) - _micros(opened)) / 86_400e6 if opened is not None else None
         out["card_age_days"] = age if age is not None and age >= 0 else None
         out["card_months_to_expiry"] = expires.year * 12 + expires.month - 1 - month if expires else None
         out["card_pin_age_years"] = ts.year - pin if pin is not None and ts.year - pin >= 0 else None
         out["card_chip_mismatch"] = _and(card.get("has_chip"), txn["channel"] == "swipe")
-        user = self.users.get(txn["client_id"], {})
-        for col, (name, _) in USER_COLUMNS.items():
-            out[name] = user.get(col)
         born = (user.get("birth_year"), user.get("birth_month"))
         age_years = (month - born[0] * 12 - born[1] + 1) // 12 if None not in born else None
         out["user_age"] = age_years
@@ -325,9 +326,12 @@ class OnlineFeatures:
 
     def _risk(self, txn: Mapping[str, Any], t: int, out: dict[str, Any]) -> None:
         end = t - self.cfg.delay_us
+        base: dict[str, tuple] = {}  # entity -> (its label log, counts up to t - delay): shared by its windows
         for entity, window, width in self.risk:
-            log = self.labels[entity].get(txn[_RISK_KEYS[entity]])
-            f, lab = log.upto(end) if log else (0, 0)
+            if entity not in base:
+                log = self.labels[entity].get(txn[_RISK_KEYS[entity]])
+                base[entity] = log, (log.upto(end) if log else (0, 0))
+            log, (f, lab) = base[entity]
             if width is not None and log:
                 f0, l0 = log.upto(end - width)
                 f, lab = f - f0, lab - l0

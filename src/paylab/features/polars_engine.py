@@ -10,7 +10,7 @@ import polars as pl
 
 from paylab.features import kernels
 from paylab.features.spec import (
-    CARD_COLUMNS,
+    ATTRIBUTES,
     CHANNELS,
     CYCLES,
     ENTITIES,
@@ -20,7 +20,6 @@ from paylab.features.spec import (
     NOVELTY,
     PASSTHROUGH,
     RISK_ENTITIES,
-    USER_COLUMNS,
     VELOCITY_STATS,
     FeatureConfig,
     ratio_specs,
@@ -74,7 +73,7 @@ def blocks(tables: dict[str, pl.DataFrame], cfg: FeatureConfig) -> Iterator[Bloc
     yield ctx.tx.select(KEY_COLUMNS)
     yield row_block(ctx.tx, cfg)
     yield from client_blocks(ctx)
-    yield attribute_block(ctx.tx, tables["cards"], tables["users"])
+    yield attribute_block(ctx.tx, tables["cards"], tables["users"], cfg)
     yield from risk_blocks(ctx, RISK_ENTITIES)
 
 
@@ -205,41 +204,56 @@ def home_state_block(tx: pl.DataFrame, cfg: FeatureConfig) -> Block:
         .alias("client_out_of_home_state"))
 
 
-def attribute_block(tx: pl.DataFrame, cards: pl.DataFrame, users: pl.DataFrame) -> Block:
-    """Card and user snapshot attributes, aged to the transaction time."""
+def attribute_block(tx: pl.DataFrame, cards: pl.DataFrame, users: pl.DataFrame, cfg: FeatureConfig) -> Block:
+    """Card and user attributes at the transaction time, from the columns `cfg` may read (knowable + opted-in
+    snapshot columns: the others are not even joined)."""
     df = (tx.select("timestamp", "card_id", "client_id", "channel")
-          .join(cards.drop("client_id", strict=False), on="card_id", how="left", maintain_order="left")
-          .join(users, on="client_id", how="left", maintain_order="left"))
+          .join(cards.select("card_id", *cfg.attribute_columns("cards")), on="card_id", how="left",
+                maintain_order="left")
+          .join(users.select("client_id", *cfg.attribute_columns("users")), on="client_id", how="left",
+                maintain_order="left"))
+    exprs = _attribute_exprs()
+    return df.select(exprs[a.name].alias(a.name) for a in cfg.attributes())
+
+
+def _attribute_exprs() -> dict[str, pl.Expr]:
+    """Every attribute feature as an expression (each reads only its spec `sources`)."""
     ts = pl.col("timestamp")
     month = ts.dt.year().cast(pl.Int64) * 12 + ts.dt.month().cast(pl.Int64) - 1
     age_days = (ts - pl.col("acct_open_date").cast(pl.Datetime("us"))).dt.total_microseconds() / 86_400e6
     pin_age = ts.dt.year().cast(pl.Int64) - pl.col("year_pin_last_changed").cast(pl.Int64)
     exp = pl.col("expires")
     user_age = (month - pl.col("birth_year").cast(pl.Int64) * 12 - pl.col("birth_month").cast(pl.Int64) + 1) // 12
-    return df.select(
-        *(pl.col(c).alias(name) for c, (name, _) in CARD_COLUMNS.items()),
-        pl.when(age_days >= 0).then(age_days).alias("card_age_days"),
-        (exp.dt.year().cast(pl.Int64) * 12 + exp.dt.month().cast(pl.Int64) - 1 - month)
-        .alias("card_months_to_expiry"),
-        pl.when(pin_age >= 0).then(pin_age).alias("card_pin_age_years"),
-        (pl.col("has_chip") & (pl.col("channel") == "swipe")).alias("card_chip_mismatch"),
-        *(pl.col(c).alias(name) for c, (name, _) in USER_COLUMNS.items()),
-        user_age.alias("user_age"),
-        (pl.col("retirement_age").cast(pl.Int64) - user_age).alias("user_years_to_retirement"),
+    exprs = {a.name: pl.col(a.sources[0]) for a in ATTRIBUTES if a.copied}
+    exprs.update(
+        card_age_days=pl.when(age_days >= 0).then(age_days),
+        card_months_to_expiry=exp.dt.year().cast(pl.Int64) * 12 + exp.dt.month().cast(pl.Int64) - 1 - month,
+        card_pin_age_years=pl.when(pin_age >= 0).then(pin_age),
+        card_chip_mismatch=pl.col("has_chip") & (pl.col("channel") == "swipe"),
+        user_age=user_age,
+        user_years_to_retirement=pl.col("retirement_age").cast(pl.Int64) - user_age,
     )
+    return exprs
 
 
 def risk_blocks(ctx: Context, entities: Iterable[str]) -> Iterator[Block]:
     """Known-label counts per entity over rows with timestamp <= t - delay (minus those <= t - delay - w)."""
-    fraud = (ctx.tx["label"] == "fraud").cast(pl.Int64)
-    labeled = ctx.tx["label"].is_in(["fraud", "legit"]).cast(pl.Int64)
+    fraud = (ctx.tx["label"] == "fraud").cast(pl.Int64).to_numpy()
+    labeled = ctx.tx["label"].is_in(["fraud", "legit"]).cast(pl.Int64).to_numpy()
     entities = set(entities)
-    for entity, window, width in ctx.cfg.risk_specs():
-        if entity not in entities:
-            continue
-        g = ctx.groups(RISK_KEYS[entity])
-        args = (g.starts, g.take("ts_us"), fraud.to_numpy()[g.perm], labeled.to_numpy()[g.perm])
-        f, lab = kernels.known_counts(*args, ctx.cfg.delay_us)
+    specs = [s for s in ctx.cfg.risk_specs() if s[0] in entities]
+    for entity in dict.fromkeys(e for e, _, _ in specs):  # one entity's arrays held at a time
+        yield from _entity_risk(ctx, entity, [(w, width) for e, w, width in specs if e == entity], fraud, labeled)
+
+
+def _entity_risk(ctx: Context, entity: str, windows: list[tuple[str, int | None]], fraud: np.ndarray,
+                 labeled: np.ndarray) -> Iterator[Block]:
+    """One entity's risk blocks; the counts up to t - delay are computed once for all its windows."""
+    g = ctx.groups(RISK_KEYS[entity])
+    args = (g.starts, g.take("ts_us"), fraud[g.perm], labeled[g.perm])
+    f_end, l_end = kernels.known_counts(*args, ctx.cfg.delay_us)
+    for window, width in windows:
+        f, lab = f_end, l_end
         if width is not None:
             f0, l0 = kernels.known_counts(*args, ctx.cfg.delay_us + width)
             f, lab = f - f0, lab - l0

@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from paylab.features.spec import (
-    CARD_COLUMNS,
     CHANNELS,
     CYCLES,
     KEY_COLUMNS,
@@ -34,7 +33,6 @@ from paylab.features.spec import (
     PASSTHROUGH,
     RISK_ENTITIES,
     RISK_STATS,
-    USER_COLUMNS,
     FeatureConfig,
     feature_list,
     ratio_specs,
@@ -84,8 +82,9 @@ def compute_spark(spark: SparkSession, interim_dir: Path, cfg: FeatureConfig) ->
     schema = StructType([*tx.schema.fields, *(StructField(n, _spark_type(types[n])) for n in names)])
     partitions = int(spark.conf.get("spark.sql.shuffle.partitions"))
     tx = tx.repartition(partitions, "client_id").mapInArrow(partial(_client_features, cfg=cfg, names=names), schema)
-    cards = spark.read.parquet(str(interim_dir / "cards.parquet")).drop("client_id")
-    users = spark.read.parquet(str(interim_dir / "users.parquet"))
+    # only the columns the config may read (knowable + opted-in snapshot ones): the others are not even joined
+    cards = spark.read.parquet(str(interim_dir / "cards.parquet")).select("card_id", *cfg.attribute_columns("cards"))
+    users = spark.read.parquet(str(interim_dir / "users.parquet")).select("client_id", *cfg.attribute_columns("users"))
     df = tx.join(F.broadcast(cards), "card_id", "left").join(F.broadcast(users), "client_id", "left")
     cols: dict[str, Column] = {}
     for group in (_row, _attributes):
@@ -134,6 +133,7 @@ def _row(cfg: FeatureConfig) -> dict[str, Column]:
 
 
 def _attributes(cfg: FeatureConfig) -> dict[str, Column]:
+    """The config's card and user features (each reads only its spec `sources`)."""
     from pyspark.sql import functions as F
 
     ts = F.col("timestamp")
@@ -141,16 +141,15 @@ def _attributes(cfg: FeatureConfig) -> dict[str, Column]:
     age_days = (F.col("ts_us") - F.unix_micros(F.col("acct_open_date").cast("timestamp"))) / 86_400e6
     pin_age = F.year(ts).cast("bigint") - F.col("year_pin_last_changed")
     user_age = F.floor((month - F.col("birth_year") * 12 - F.col("birth_month") + 1) / 12).cast("bigint")
-    cols = {name: F.col(c) for c, (name, _) in CARD_COLUMNS.items()}
-    cols.update(
-        card_age_days=F.when(age_days >= 0, age_days),
-        card_months_to_expiry=F.year("expires").cast("bigint") * 12 + F.month("expires") - 1 - month,
-        card_pin_age_years=F.when(pin_age >= 0, pin_age),
-        card_chip_mismatch=F.col("has_chip") & (F.col("channel") == "swipe"),
-    )
-    cols.update({name: F.col(c) for c, (name, _) in USER_COLUMNS.items()})
-    cols.update(user_age=user_age, user_years_to_retirement=F.col("retirement_age") - user_age)
-    return cols
+    derived = {  # unresolved until used: a column the config does not read is never referenced
+        "card_age_days": F.when(age_days >= 0, age_days),
+        "card_months_to_expiry": F.year("expires").cast("bigint") * 12 + F.month("expires") - 1 - month,
+        "card_pin_age_years": F.when(pin_age >= 0, pin_age),
+        "card_chip_mismatch": F.col("has_chip") & (F.col("channel") == "swipe"),
+        "user_age": user_age,
+        "user_years_to_retirement": F.col("retirement_age") - user_age,
+    }
+    return {a.name: F.col(a.sources[0]) if a.copied else derived[a.name] for a in cfg.attributes()}
 
 
 def _risk(cfg: FeatureConfig) -> dict[str, Column]:
@@ -166,11 +165,11 @@ def _risk(cfg: FeatureConfig) -> dict[str, Column]:
         upto = Window.partitionBy(key).orderBy("ts_us").rangeBetween(Window.unboundedPreceding, -lag)
         return F.coalesce(F.sum(fraud).over(upto), F.lit(0)), F.coalesce(F.sum(labeled).over(upto), F.lit(0))
 
-    cols = {}
+    cols, base = {}, {}  # entity -> its counts up to t - delay, shared by its windows
     for entity, window, width in cfg.risk_specs():
         if entity not in RISK_ENTITIES:
             continue  # the card's risk: per client partition
-        f, n = known(RISK_ENTITIES[entity], cfg.delay_us)
+        f, n = base.setdefault(entity, known(RISK_ENTITIES[entity], cfg.delay_us))
         if width is not None:
             f0, n0 = known(RISK_ENTITIES[entity], cfg.delay_us + width)
             f, n = f - f0, n - n0

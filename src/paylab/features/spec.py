@@ -6,7 +6,10 @@ Point-in-time rules (every engine):
 - A velocity window `w` at time t holds the earlier rows of the entity with timestamp in (t - w, t].
 - A past transaction's label is known at time t iff its timestamp <= t - delay (delay > 0). A risk window `w` holds
   the known labels with timestamp in (t - delay - w, t - delay]. Unlabeled rows are never counted, as fraud or legit.
-- Card and user attributes are the snapshot in data/interim, aged to the transaction time where the table allows.
+- Card and user attributes: data/interim holds one snapshot taken at the END of the period (the real Kaggle files).
+  By default only the columns whose value at transaction time is known are read (`KNOWABLE_ATTRIBUTES`); the
+  end-of-period columns (`SNAPSHOT_ATTRIBUTES`: a reissue, a PIN change or a limit cut often follows a fraud) are
+  opt-in with `features.snapshot_attributes`. docs/DATA.md gives the reason per column.
 """
 
 from __future__ import annotations
@@ -58,28 +61,79 @@ PASSTHROUGH = {
 CHANNELS = ("chip", "swipe")  # is_online is a passthrough
 NIGHT_HOURS = (0, 6)  # [start, end) local hour
 CYCLES = {"hour": 24, "weekday": 7}  # weekday: Monday = 0
-CARD_COLUMNS = {  # cards.parquet column -> (feature, dtype)
-    "card_brand": ("card_brand", "str"),
-    "card_type": ("card_type", "str"),
-    "has_chip": ("card_has_chip", "bool"),
-    "credit_limit": ("card_credit_limit", "f64"),
-    "num_cards_issued": ("card_num_cards_issued", "i64"),
-    "card_on_dark_web": ("card_on_dark_web", "bool"),
+# Card and user columns of data/interim whose value at transaction time is known (fixed when the card was issued or
+# the client born): the default attribute features read only these.
+KNOWABLE_ATTRIBUTES = {
+    "cards": ("card_brand", "card_type", "has_chip"),
+    "users": ("birth_year", "birth_month", "gender", "retirement_age"),
 }
-USER_COLUMNS = {  # users.parquet column -> (feature, dtype)
-    "yearly_income": ("user_yearly_income", "f64"),
-    "per_capita_income": ("user_per_capita_income", "f64"),
-    "total_debt": ("user_total_debt", "f64"),
-    "credit_score": ("user_credit_score", "i64"),
-    "num_credit_cards": ("user_num_credit_cards", "i64"),
-    "gender": ("user_gender", "str"),
+# End-of-period snapshot columns (column -> table, kind): their value at transaction time is unknown and may differ
+# because of what followed (a reissue or PIN change after a fraud, a new limit, a new score). Features from them only
+# when listed in `features.snapshot_attributes`. kind: date | year (a later change moves it past t) | value.
+SNAPSHOT_ATTRIBUTES = {
+    "expires": ("cards", "date"),
+    "num_cards_issued": ("cards", "value"),
+    "credit_limit": ("cards", "value"),
+    "acct_open_date": ("cards", "date"),
+    "year_pin_last_changed": ("cards", "year"),
+    "card_on_dark_web": ("cards", "value"),
+    "per_capita_income": ("users", "value"),
+    "yearly_income": ("users", "value"),
+    "total_debt": ("users", "value"),
+    "credit_score": ("users", "value"),
+    "num_credit_cards": ("users", "value"),
 }
+
+
+@dataclass(frozen=True)
+class Attribute:
+    """A card or user feature: built iff each of its `sources` is knowable or opted in; `copied`: the one source
+    column as it is (else derived by each engine)."""
+
+    name: str
+    dtype: str
+    group: str
+    sources: tuple[str, ...]
+    doc: str
+    copied: bool = False
+
+
+def _copy(name: str, dtype: str, column: str) -> Attribute:
+    group = name.split("_")[0]  # card | user
+    return Attribute(name, dtype, group, (column,), f"{group}s.parquet `{column}`", copied=True)
+
+
+_SNAPSHOT_NOTE = " [end-of-period snapshot: may reflect changes after t; opt-in]"
+ATTRIBUTES = (  # output order
+    _copy("card_brand", "str", "card_brand"),
+    _copy("card_type", "str", "card_type"),
+    _copy("card_has_chip", "bool", "has_chip"),
+    _copy("card_credit_limit", "f64", "credit_limit"),
+    _copy("card_num_cards_issued", "i64", "num_cards_issued"),
+    _copy("card_on_dark_web", "bool", "card_on_dark_web"),
+    Attribute("card_age_days", "f64", "card", ("acct_open_date",),
+              "days since acct_open_date (null if the snapshot's date is later)"),
+    Attribute("card_months_to_expiry", "i64", "card", ("expires",), "months from the transaction month to expires"),
+    Attribute("card_pin_age_years", "i64", "card", ("year_pin_last_changed",),
+              "year - year_pin_last_changed (null if the snapshot's change is later)"),
+    Attribute("card_chip_mismatch", "bool", "card", ("has_chip",), "swiped although the card has a chip"),
+    _copy("user_yearly_income", "f64", "yearly_income"),
+    _copy("user_per_capita_income", "f64", "per_capita_income"),
+    _copy("user_total_debt", "f64", "total_debt"),
+    _copy("user_credit_score", "i64", "credit_score"),
+    _copy("user_num_credit_cards", "i64", "num_credit_cards"),
+    _copy("user_gender", "str", "gender"),
+    Attribute("user_age", "i64", "user", ("birth_year", "birth_month"),
+              "age in whole years at the transaction (birth year and month)"),
+    Attribute("user_years_to_retirement", "i64", "user", ("retirement_age", "birth_year", "birth_month"),
+              "retirement_age - age at the transaction"),
+)
 MIN_STD = 1e-6  # a history with a smaller standard deviation gives no z-score
 RISK_ENTITIES = {"merchant": "merchant_id", "mcc": "mcc"}
 RISK_STATS = {
     "nfraud": ("i64", "known frauds"),
-    "nlabeled": ("i64", "known labels (fraud + legit; unlabeled excluded)"),
-    "rate": ("f64", "nfraud / nlabeled (null when no known label)"),
+    "nlabeled": ("i64", "known labels, fraud + legit (unlabeled excluded): the count the rate rests on"),
+    "rate": ("f64", "known frauds / known labels (null when no known label)"),
 }
 
 
@@ -96,20 +150,37 @@ class FeatureConfig:
     """The knobs of the `features` section of params.yaml."""
 
     windows: tuple[str, ...] = ("1h", "24h", "7d", "30d")
-    risk_windows: tuple[str, ...] = ("30d", "90d")
+    risk_windows: tuple[str, ...] = ("1d", "7d", "30d", "90d")
     delay_days: float = 7.0
     sequence_length: int = 10
     engine: str = "polars"
+    snapshot_attributes: tuple[str, ...] = ()  # end-of-period columns to use (SNAPSHOT_ATTRIBUTES); none by default
     spark: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    def __post_init__(self) -> None:
+        names = self.snapshot_attributes
+        if isinstance(names, str) or not isinstance(names, (list, tuple)):
+            raise ValueError(f"params.yaml features.snapshot_attributes must be a list of column names, got {names!r}")
+        for name in names:
+            if name in SNAPSHOT_ATTRIBUTES:
+                continue
+            knowable = any(name in cols for cols in KNOWABLE_ATTRIBUTES.values())
+            why = "is knowable at transaction time and always used" if knowable else "is not a snapshot column"
+            raise ValueError(f"params.yaml features.snapshot_attributes: {name!r} {why}; valid names: "
+                             f"{', '.join(SNAPSHOT_ATTRIBUTES)}")
+        # one canonical order (the table's), so that equal choices give equal configs
+        object.__setattr__(self, "snapshot_attributes", tuple(c for c in SNAPSHOT_ATTRIBUTES if c in names))
 
     @classmethod
     def from_params(cls, params: dict[str, Any] | None) -> FeatureConfig:
         params = dict(params or {})
-        known = {k: params[k] for k in ("windows", "risk_windows", "delay_days", "sequence_length", "engine")
-                 if k in params}
+        keys = ("windows", "risk_windows", "delay_days", "sequence_length", "engine", "snapshot_attributes")
+        known = {k: params[k] for k in keys if k in params}
         for key in ("windows", "risk_windows"):
             if key in known:
                 known[key] = tuple(known[key])
+        if known.get("snapshot_attributes") is None:
+            known.pop("snapshot_attributes", None)  # `snapshot_attributes:` left empty in params.yaml = none
         cfg = cls(**known, spark=dict(params.get("spark") or {}))
         cfg.validate()
         return cfg
@@ -136,6 +207,16 @@ class FeatureConfig:
         ]
         return [*specs, ("card", "all", None)]
 
+    def attribute_columns(self, table: str) -> tuple[str, ...]:
+        """The columns of `table` ("cards" or "users") the features may read: knowable + opted-in snapshot ones."""
+        return (*KNOWABLE_ATTRIBUTES[table],
+                *(c for c in self.snapshot_attributes if SNAPSHOT_ATTRIBUTES[c][0] == table))
+
+    def attributes(self) -> list[Attribute]:
+        """The card and user features of this config, in output order."""
+        allowed = {*self.attribute_columns("cards"), *self.attribute_columns("users")}
+        return [a for a in ATTRIBUTES if set(a.sources) <= allowed]
+
 
 def velocity_name(entity: str, stat: str, window: str) -> str:
     return f"{entity}_{stat}_{window}"
@@ -148,7 +229,7 @@ def risk_name(entity: str, stat: str, window: str) -> str:
 def ratio_specs(cfg: FeatureConfig) -> list[tuple[str, str, str]]:
     """Derived ratios (name, numerator, denominator); null when the denominator is null or 0."""
     longest = cfg.windows[-1]
-    return [
+    ratios = [
         ("card_merchant_share", "card_merchant_n_prior", "card_n_prior"),
         ("card_mcc_share", "card_mcc_n_prior", "card_n_prior"),
         ("client_amount_ratio", "amount", "client_hist_mean"),
@@ -157,6 +238,8 @@ def ratio_specs(cfg: FeatureConfig) -> list[tuple[str, str, str]]:
         ("amount_to_limit", "amount", "card_credit_limit"),
         ("user_debt_to_income", "user_total_debt", "user_yearly_income"),
     ]
+    every, chosen = {a.name for a in ATTRIBUTES}, {a.name for a in cfg.attributes()}
+    return [r for r in ratios if all(c in chosen or c not in every for c in r[1:])]  # attributes of this config
 
 
 @dataclass(frozen=True)
@@ -210,19 +293,12 @@ def feature_list(cfg: FeatureConfig) -> list[Feature]:
     f.append(Feature("client_out_of_home_state", "bool", "novelty",
                      "in-person state differs from the client's home state (the most frequent state of its earlier "
                      "in-person transactions, the incumbent keeping ties); false when no state, null with no home"))
-    for col, (name, dtype) in CARD_COLUMNS.items():
-        f.append(Feature(name, dtype, "card", f"cards.parquet `{col}`"))
-    f.append(Feature("card_age_days", "f64", "card", "days since acct_open_date (null if opened later)"))
-    f.append(Feature("card_months_to_expiry", "i64", "card", "months from the transaction month to expiry"))
-    f.append(Feature("card_pin_age_years", "i64", "card",
-                     "year - year_pin_last_changed (null if changed later: the snapshot does not know)"))
-    f.append(Feature("card_chip_mismatch", "bool", "card", "swiped although the card has a chip"))
-    for col, (name, dtype) in USER_COLUMNS.items():
-        f.append(Feature(name, dtype, "user", f"users.parquet `{col}`"))
-    f.append(Feature("user_age", "i64", "user", "age in whole years at the transaction (birth year and month)"))
-    f.append(Feature("user_years_to_retirement", "i64", "user", "retirement_age - user_age"))
+    for a in cfg.attributes():
+        snapshot = any(c in SNAPSHOT_ATTRIBUTES for c in a.sources)
+        f.append(Feature(a.name, a.dtype, a.group, a.doc + (_SNAPSHOT_NOTE if snapshot else "")))
     for name, num, den in ratio_specs(cfg):
-        f.append(Feature(name, "f64", "ratio", f"{num} / {den}"))
+        snapshot = any(c in SNAPSHOT_ATTRIBUTES for a in ATTRIBUTES if a.name in (num, den) for c in a.sources)
+        f.append(Feature(name, "f64", "ratio", f"{num} / {den}" + (_SNAPSHOT_NOTE if snapshot else "")))
     for entity, window, _ in cfg.risk_specs():
         for stat, (dtype, doc) in RISK_STATS.items():
             span = "all history" if window == "all" else f"a {window} window"

@@ -3,7 +3,7 @@
     engine = DecisionEngine(params["fraud"]["decision"])          # a dict; missing sections take DEFAULT_CONFIG
     engine.decide(txn, features, proba=0.42, anomaly=None)        # one transaction (online) -> Decision
     engine.decide_batch(feature_frame, proba, anomaly)            # pandas/polars frame -> DataFrame
-    evaluate_decisions(decisions, labels, amounts)                # approval / review rates, fraud caught, ...
+    evaluate_decisions(decisions, labels, amounts, review_cost)   # approval / review rates, fraud caught, cost, ...
 
 Every layer can only raise the severity (approve < review < decline); every fired check adds a plain-words reason.
 Rules read feature columns named in the config (e.g. "card_cnt_1h"), so the engine fits any feature table.
@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from paylab.evaluation import review_outcome
 
 ACTIONS = ("approve", "review", "decline")
 SEVERITY = {name: i for i, name in enumerate(ACTIONS)}
@@ -225,10 +227,13 @@ class DecisionEngine:
         return out
 
 
-def evaluate_decisions(decisions, labels, amounts) -> dict[str, float]:
+def evaluate_decisions(decisions, labels, amounts, review_cost: float | None = None,
+                       fraud_loss_share: float = 1.0) -> dict[str, float]:
     """Rates and fraud outcomes of decisions ("approve" / "review" / "decline", or the frame of `decide_batch`)
     against 0/1 labels (labeled rows only) and amounts. A fraud is caught when reviewed or declined; a false
-    decline is a declined legitimate transaction."""
+    decline is a declined legitimate transaction. Fraud amounts, and `cost` when `review_cost` is given, are those of
+    `evaluation.review_outcome` with every reviewed or declined row as a review (refunds count 0; the ML review
+    threshold is chosen on that cost)."""
     if isinstance(decisions, pd.DataFrame):
         decisions = decisions["decision"]
     action = np.asarray(decisions, dtype=object)
@@ -241,13 +246,14 @@ def evaluate_decisions(decisions, labels, amounts) -> dict[str, float]:
         raise ValueError(f"decisions must be one of {ACTIONS}, got e.g. {action[unknown][0]!r}")
     declined, reviewed = action == "decline", action == "review"
     caught = (declined | reviewed) & y
+    outcome = review_outcome(y.astype(int), declined | reviewed, amount, review_cost or 0.0, fraud_loss_share)
     legit = ~y
     n, n_fraud, n_legit = len(action), int(y.sum()), int(legit.sum())
 
     def rate(num: float, den: float) -> float:
         return float(num / den) if den else float("nan")
 
-    return {
+    out = {
         "n": n,
         "approval_rate": rate((action == "approve").sum(), n),
         "review_rate": rate(reviewed.sum(), n),
@@ -255,13 +261,16 @@ def evaluate_decisions(decisions, labels, amounts) -> dict[str, float]:
         "frauds": n_fraud,
         "fraud_caught_count": int(caught.sum()),
         "fraud_declined_count": int((declined & y).sum()),
-        "fraud_caught_amount": float(amount[caught].sum()),
-        "fraud_amount": float(amount[y].sum()),
+        "fraud_caught_amount": outcome["fraud_amount_caught"],
+        "fraud_amount": outcome["fraud_amount_caught"] + outcome["fraud_amount_missed"],
         "fraud_recall": rate(caught.sum(), n_fraud),
-        "fraud_amount_recall": rate(amount[caught].sum(), amount[y].sum()),
+        "fraud_amount_recall": outcome["amount_recall"],
         "false_declines": int((declined & legit).sum()),
         "false_decline_rate": rate((declined & legit).sum(), n_legit),
         "false_decline_amount": float(amount[declined & legit].sum()),
         "legit_reviews": int((reviewed & legit).sum()),
     }
+    if review_cost is not None:
+        out["cost"] = outcome["cost"]
+    return out
 

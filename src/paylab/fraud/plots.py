@@ -8,6 +8,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, NullFormatter
 
 from paylab.eda.plots import save
 
@@ -119,6 +120,8 @@ def learning_curve(curve: pd.DataFrame, metric: str, out_dir: str | Path, ceilin
     if ceiling is not None and np.isfinite(ceiling):
         ax.axhline(ceiling, ls="--", color="grey", label="latent ceiling (sees hidden episodes)")
     ax.set_xscale("log")
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:,.0f}"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set(xlabel="training rows (labeled, longer history)", ylabel=metric,
            title="Learning curve: does more data help?")
     ax.legend(loc="lower right")

@@ -259,15 +259,12 @@ def curves(y, scores: dict[str, np.ndarray], points: int = 201) -> tuple[pd.Data
 
 
 def business_view(y, proba, amount, review_cost: float, threshold: float) -> dict[str, float]:
-    """Reviews needed and fraud amount caught when every transaction at or above `threshold` is reviewed."""
-    y = np.asarray(y, dtype=bool)
-    amount = np.clip(np.asarray(amount, dtype=float), 0, None)
-    flagged = np.asarray(proba) >= threshold
-    caught_amount = float(amount[flagged & y].sum())
-    return {"threshold": float(threshold), "reviews": int(flagged.sum()), "review_rate": float(flagged.mean()),
-            "frauds_caught": int((flagged & y).sum()), "fraud_amount_caught": caught_amount,
-            "fraud_amount": float(amount[y].sum()),
-            "cost": float(review_cost * flagged.sum() + amount[y & ~flagged].sum())}
+    """Reviews needed and fraud amount caught when every transaction at or above `threshold` is reviewed (the cost
+    of `evaluation.review_outcome`: refunds count 0)."""
+    out = evaluation.review_outcome(y, np.asarray(proba) >= threshold, amount, review_cost)
+    return {"threshold": float(threshold), "reviews": int(out["reviews"]), "review_rate": out["review_rate"],
+            "frauds_caught": int(out["frauds_caught"]), "fraud_amount_caught": out["fraud_amount_caught"],
+            "fraud_amount": out["fraud_amount_caught"] + out["fraud_amount_missed"], "cost": out["cost"]}
 
 
 # --- honest test-window figures ---------------------------------------------------------------------------------

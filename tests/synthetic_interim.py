@@ -1,12 +1,14 @@
-"""Small interim-shaped tables (docs/DATA.md) for tests and benchmarks when the generator is not at hand."""
+"""Interim-shaped tables (docs/DATA.md) for the feature tests: random ones with ties, all three labels, refunds and
+errors (`make_interim`); hand-written rows (`make_rows`) and the compromised-merchant case with its expected risk."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 import polars as pl
+import pytest
 
 _STATES = ["CA", "TX", "NY", "FL", "IL", "OH", "WA", "ND", "IA", "Italy", "Canada"]
 _ERRORS = ["Bad CVV", "Bad Card Number", "Bad Expiration", "Bad PIN", "Bad Zipcode", "Insufficient Balance",
@@ -75,13 +77,65 @@ def make_interim(n_rows: int = 20_000, n_cards: int = 300, seed: int = 0, days: 
     return {"transactions": tx, "cards": _cards(n_cards, card_client, rng), "users": _users(n_clients, rng)}
 
 
-def write_interim(out_dir: Path, **kwargs) -> Path:
-    """Write make_interim(**kwargs) as interim parquet files into out_dir."""
+def write_interim(out_dir: Path, tables: dict[str, pl.DataFrame] | None = None, **kwargs) -> Path:
+    """Write `tables` (default: make_interim(**kwargs)) as interim parquet files into out_dir."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    for name, frame in make_interim(**kwargs).items():
+    for name, frame in (make_interim(**kwargs) if tables is None else tables).items():
         frame.write_parquet(out_dir / f"{name}.parquet")
     return out_dir
+
+
+def make_rows(rows: list[dict]) -> dict[str, pl.DataFrame]:
+    """Hand-written transactions: each dict sets some columns (timestamp, transaction_id, merchant_id, label, ...) of
+    an otherwise valid interim row; cards and users from a small make_interim (card_id 5000.., client_id 100..)."""
+    base = make_interim(n_rows=max(50, len(rows)), n_cards=3, seed=3)
+    tx = base["transactions"].head(len(rows)).with_columns(pl.lit(5000, pl.Int64).alias("card_id"),
+                                                           pl.lit(base["cards"]["client_id"][0]).alias("client_id"))
+    columns = {c: [r.get(c, v) for r, v in zip(rows, tx[c].to_list(), strict=True)] for c in tx.columns}
+    tx = pl.DataFrame(columns, schema=tx.schema).sort("timestamp", "transaction_id")
+    return {**base, "transactions": tx}
+
+
+def _day(d: float, hour: int) -> datetime:
+    return datetime(2016, 3, 1) + timedelta(days=d, hours=hour)
+
+
+def compromised_merchant() -> dict[str, pl.DataFrame]:
+    """Merchant 1 (MCC 5411) has 2 frauds, 1 legit and 1 unlabeled payment on day 0; merchant 2 (same MCC) 1 fraud;
+    transactions 6-9 then pay at merchant 1 on days 6-15 (unlabeled)."""
+    m1, m2 = {"merchant_id": 1, "mcc": 5411}, {"merchant_id": 2, "mcc": 5411}
+    return make_rows([
+        {"transaction_id": 1, "timestamp": _day(0, 10), **m1, "label": "fraud"},
+        {"transaction_id": 2, "timestamp": _day(0, 11), **m1, "label": "fraud"},
+        {"transaction_id": 3, "timestamp": _day(0, 12), **m1, "label": "legit"},
+        {"transaction_id": 4, "timestamp": _day(0, 12.5), **m1, "label": "unlabeled"},
+        {"transaction_id": 5, "timestamp": _day(0, 13), **m2, "label": "fraud"},
+        {"transaction_id": 6, "timestamp": _day(6, 23), **m1, "label": "unlabeled"},
+        {"transaction_id": 7, "timestamp": _day(7, 11), **m1, "label": "unlabeled"},
+        {"transaction_id": 8, "timestamp": _day(8, 10), **m1, "label": "unlabeled"},
+        {"transaction_id": 9, "timestamp": _day(15, 11), **m1, "label": "unlabeled"},
+    ])
+
+
+# transaction_id -> window -> (nfraud, nlabeled, rate) of merchant 1 and of MCC 5411 (delay 7 d: the window of a
+# payment at t holds known labels in (t - 7d - w, t - 7d]; both ends matter: 7 and 8 sit on them)
+COMPROMISED_MERCHANT = {
+    6: {w: ((0, 0, None), (0, 0, None)) for w in ("1d", "7d", "30d", "90d")},
+    7: {w: ((2, 2, 1.0), (2, 2, 1.0)) for w in ("1d", "7d", "30d", "90d")},  # 2 of 2: not 200 of 200
+    8: {"1d": ((1, 2, 0.5), (2, 3, 2 / 3)), **{w: ((2, 3, 2 / 3), (3, 4, 0.75)) for w in ("7d", "30d", "90d")}},
+    9: {**{w: ((0, 0, None), (0, 0, None)) for w in ("1d", "7d")},
+        **{w: ((2, 3, 2 / 3), (3, 4, 0.75)) for w in ("30d", "90d")}},
+}
+
+
+def assert_compromised_merchant(features: pl.DataFrame) -> None:
+    rows = {r["transaction_id"]: r for r in features.iter_rows(named=True)}
+    for tid, windows in COMPROMISED_MERCHANT.items():
+        for window, expected in windows.items():
+            for entity, want in zip(("merchant", "mcc"), expected, strict=True):
+                got = tuple(rows[tid][f"{entity}_risk_{stat}_{window}"] for stat in ("nfraud", "nlabeled", "rate"))
+                assert got == pytest.approx(want), (tid, entity, window)
 
 
 def _with_ties(minutes: np.ndarray, rng: np.random.Generator) -> np.ndarray:
