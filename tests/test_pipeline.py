@@ -157,6 +157,6 @@ def test_pipeline_benchmark_dvc_repro_and_a_sweep_on_tiny_data(tmp_path):
                          env=bare, capture_output=True, text=True)
     assert exp.returncode == 0, exp.stdout[-3000:] + exp.stderr[-3000:]
     assert json.loads((root / "reports" / "metrics" / "fraud.json").read_text())["tuning"]["n_trials"] == 3
-    show = subprocess.run([sys.executable, "-m", "dvc", "exp", "show", "--no-pager"], cwd=root, env=bare,
+    show = subprocess.run([sys.executable, "-m", "dvc", "exp", "show", "--csv"], cwd=root, env=bare,
                           capture_output=True, text=True)
-    assert show.returncode == 0 and "fraud.tune.n_trials" in show.stdout.replace("\n", ""), show.stderr
+    assert show.returncode == 0 and "fraud.tune.n_trials" in show.stdout.splitlines()[0], show.stderr
