@@ -165,18 +165,23 @@ def card_precision_by_day(score, label, card_id, day, k: int = 100, remove_detec
     return out
 
 
+def _card_precision_means(by_day: pd.DataFrame) -> tuple[float, float]:
+    """(Card Precision@k, its normalised form) of a `card_precision_by_day` table: the mean precision over days,
+    and the mean normalised value over the days that have a fraudulent card."""
+    normalised = by_day["normalised"].dropna()
+    return (float(by_day["precision"].mean()) if len(by_day) else NAN,
+            float(normalised.mean()) if len(normalised) else NAN)
+
+
 def card_precision_at_k(score, label, card_id, day, k: int = 100, remove_detected: bool = True) -> float:
     """Card Precision@k of the Fraud Detection Handbook: the mean over days of `card_precision_by_day` precision."""
-    by_day = card_precision_by_day(score, label, card_id, day, k, remove_detected)
-    return float(by_day["precision"].mean()) if len(by_day) else NAN
+    return _card_precision_means(card_precision_by_day(score, label, card_id, day, k, remove_detected))[0]
 
 
 def card_precision_normalised(score, label, card_id, day, k: int = 100, remove_detected: bool = True) -> float:
     """Card Precision@k divided by its daily maximum, min(k, fraudulent cards that day) / k, averaged over the days
     that have a fraudulent card: 1 is a perfect ranking whatever k and the scale."""
-    by_day = card_precision_by_day(score, label, card_id, day, k, remove_detected)
-    values = by_day["normalised"].dropna()
-    return float(values.mean()) if len(values) else NAN
+    return _card_precision_means(card_precision_by_day(score, label, card_id, day, k, remove_detected))[1]
 
 
 def daily_capacity(card_id, day, share: float) -> int:
@@ -214,10 +219,8 @@ def classification_report(y, score, *, card_id=None, day=None, k: int = 100,
     if (card_id is None) != (day is None):
         raise ValueError("card precision needs both card_id and day")
     if card_id is not None:
-        by_day = card_precision_by_day(score, y, card_id, day, k=k)
-        out[f"card_precision_at_{k}"] = float(by_day["precision"].mean()) if len(by_day) else NAN
-        normalised = by_day["normalised"].dropna()
-        out[f"card_precision_at_{k}_normalised"] = float(normalised.mean()) if len(normalised) else NAN
+        raw, normalised = _card_precision_means(card_precision_by_day(score, y, card_id, day, k=k))
+        out[f"card_precision_at_{k}"], out[f"card_precision_at_{k}_normalised"] = raw, normalised
     return out
 
 
@@ -470,10 +473,13 @@ def intervals(points: dict[str, float], replicates: dict[str, np.ndarray], level
 def paired_difference(point_a: float, point_b: float, reps_a, reps_b, level: float = 0.95) -> dict[str, float | str]:
     """a - b with its paired bootstrap interval (replicates drawn on the same blocks) and the verdict:
     'better' / 'worse' when the interval excludes zero, else 'no measurable difference'."""
-    diff = np.asarray(reps_a) - np.asarray(reps_b)
-    low, high = _interval(diff, level)
-    verdict = "better" if low > 0 else "worse" if high < 0 else "no measurable difference"
-    return {"difference": float(point_a - point_b), "ci_low": low, "ci_high": high, "verdict": verdict}
+    low, high = _interval(np.asarray(reps_a) - np.asarray(reps_b), level)
+    return {"difference": float(point_a - point_b), "ci_low": low, "ci_high": high, "verdict": verdict(low, high)}
+
+
+def verdict(ci_low: float, ci_high: float) -> str:
+    """What the interval of a difference a - b lets one say: 'better' / 'worse' only when it excludes zero."""
+    return "better" if ci_low > 0 else "worse" if ci_high < 0 else "no measurable difference"
 
 
 def bootstrap_mean(values, blocks=None, n_boot: int = 1000, seed: int = 0, level: float = 0.95) -> dict[str, float]:

@@ -310,9 +310,9 @@ def window_figures(table: FraudTable, idx: np.ndarray, scores: dict[str, np.ndar
         for metric, column in cp.items():
             delta = per_day[a][column] - per_day[b][column]  # the same days: paired
             ci = evaluation.bootstrap_mean(delta, n_boot=n_boot, seed=seed, level=level)
-            verdict = "better" if ci["ci_low"] > 0 else "worse" if ci["ci_high"] < 0 else "no measurable difference"
             diffs[metric] = {"difference": out["scores"][a][metric] - out["scores"][b][metric],
-                             "ci_low": ci["ci_low"], "ci_high": ci["ci_high"], "verdict": verdict}
+                             "ci_low": ci["ci_low"], "ci_high": ci["ci_high"],
+                             "verdict": evaluation.verdict(ci["ci_low"], ci["ci_high"])}
         out["differences"][f"{a}_minus_{b}"] = diffs
     for a, b in ratios:
         out["ratios"][f"{a}_over_{b}"] = {m: evaluation.paired_ratio(points[a][m], points[b][m], reps[a][m],
