@@ -13,20 +13,18 @@ Targets on a 2-core, 24 GB machine: default <= 10 minutes in all; kaggle <= 60 m
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import psutil
 import yaml
 
-from paylab.resources import tree_rss
+from paylab.resources import Cost
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -57,17 +55,12 @@ def merge(base: dict, over: dict) -> dict:
 
 def run_measured(cmd: list[str], cwd: Path, env: dict, log) -> dict:
     """Run `cmd`, sampling the peak RSS of its process tree every 0.2 s; raises on a non-zero exit."""
-    start = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT)
-    handle, peak = psutil.Process(proc.pid), 0
-    while proc.poll() is None:
-        with contextlib.suppress(psutil.Error):
-            peak = max(peak, tree_rss(handle))
-        time.sleep(0.2)
-    seconds = time.perf_counter() - start
+    with Cost(interval_s=0.2, process=psutil.Process(proc.pid)) as cost:
+        proc.wait()
     if proc.returncode:
         raise RuntimeError(f"{' '.join(cmd)} exited with {proc.returncode}; see {log.name}")
-    return {"seconds": round(seconds, 1), "peak_mb": round(peak / 2**20)}
+    return {"seconds": round(cost.seconds, 1), "peak_mb": round(cost.peak_mb)}
 
 
 def main() -> int:

@@ -26,10 +26,12 @@ def tree_rss(process: psutil.Process | None = None) -> int:
 
 
 class Cost:
-    """Context manager: `seconds` (wall) and `peak_mb` (peak RSS of this process tree, every `interval_s`)."""
+    """Context manager: `seconds` (wall) and `peak_mb` (peak RSS of the process tree of `process`, default this
+    one, every `interval_s`)."""
 
-    def __init__(self, interval_s: float = 0.1):
+    def __init__(self, interval_s: float = 0.1, process: psutil.Process | None = None):
         self.interval_s = interval_s
+        self.process = process
         self.peak, self.seconds = 0, 0.0
 
     def __enter__(self) -> Cost:
@@ -40,9 +42,10 @@ class Cost:
         return self
 
     def _sample(self) -> None:
-        me = psutil.Process()
+        me = self.process or psutil.Process()
         while not self._stop.is_set():
-            self.peak = max(self.peak, tree_rss(me))
+            with contextlib.suppress(psutil.Error):  # the process itself may have ended
+                self.peak = max(self.peak, tree_rss(me))
             self._stop.wait(self.interval_s)
 
     def __exit__(self, *exc) -> None:
