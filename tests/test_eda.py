@@ -318,6 +318,120 @@ def test_rfm_scoring():
     assert summary.set_index("segment").loc["Champions", "monetary_share"] == pytest.approx(30 / 132)
 
 
+# --- real vs generated marginals -----------------------------------------------------------------
+
+
+def _marginal_frame() -> pd.DataFrame:
+    """24 rows with known marginals (see test_marginals_on_a_hand_made_frame)."""
+    cvv = {"err_bad_cvv": True, "errors": "Bad CVV"}
+    italy = {"channel": "swipe", "merchant_state": "Italy", "is_international": True}
+    rows = (
+        [{"channel": "online", "label": "fraud", "amount": 100.0}]
+        + [{"channel": "online", "label": "legit"}] * 3
+        + [{"channel": "online", "label": "unlabeled"}] * 2
+        + [{"channel": "chip", "label": "fraud", "amount": 50.0, **cvv}]
+        + [{"channel": "chip", "label": "legit", **cvv}]
+        + [{"channel": "chip", "label": "legit", "amount": -5.0, "errors": "Insufficient Balance"}]
+        + [{"channel": "chip", "label": "legit", "errors": ""}]  # an empty errors string is no error
+        + [{"channel": "chip", "label": "legit"}] * 6
+        + [{"channel": "chip", "label": "unlabeled", **cvv}]
+        + [{"channel": "swipe", "label": "legit"}] * 5
+        + [{**italy, "label": "fraud", "amount": -20.0}, {**italy, "label": "legit"}]
+    )
+    tx = make_tx([{"err_bad_cvv": False, **r} for r in rows])
+    assert len(tx) == 24
+    return tx
+
+
+def test_marginals_on_a_hand_made_frame():
+    m = eda.marginals(_marginal_frame())
+    assert list(m) == list(eda.REAL)
+    expected = {
+        "fraud_rate": 3 / 21,  # unlabeled rows are neither fraud nor legit
+        "fraud_rate_online": 1 / 4,
+        "fraud_rate_chip": 1 / 10,
+        "fraud_rate_swipe": 1 / 7,
+        "fraud_rate_international": 1 / 2,  # in person, non-US merchant
+        "fraud_rate_domestic": 1 / 15,  # in person, US merchant (online rows are neither)
+        "median_amount_fraud": 50.0,  # of 100, 50, -20: refunds count (75.0 without them)
+        "median_amount_legit": 10.0,
+        "error_share": 4 / 24,  # over all rows: 3 Bad CVV + 1 Insufficient Balance
+        "refund_share": 2 / 24,
+        "unlabeled_share": 3 / 24,
+        "bad_cvv_fraud_lift": (1 / 2) / (3 / 21),  # the unlabeled Bad CVV row is left out
+    }
+    assert m == pytest.approx(expected)
+    polars_in = pl.from_pandas(_marginal_frame()).with_columns(
+        pl.col("label", "channel", "errors").cast(pl.Categorical)  # as load_interim reads them
+    )
+    assert eda.marginals(polars_in.lazy()) == pytest.approx(expected)
+
+
+def test_marginals_table_ratio_and_tolerance():
+    table = eda.marginals_table(_marginal_frame())
+    assert list(table.columns) == ["quantity", "real", "generated", "ratio", "within"]
+    assert list(table.index) == list(eda.REAL)
+    assert table["quantity"].is_unique and not table["quantity"].str.contains("_").any()
+    assert table["real"].to_dict() == pytest.approx(eda.REAL)
+    assert table.loc["fraud_rate_online", "ratio"] == pytest.approx((1 / 4) / 0.0084)
+    assert table.loc["unlabeled_share", "ratio"] == pytest.approx((3 / 24) / (4_390_952 / 13_305_915))
+    assert table["within"].dtype == bool
+    assert (table["within"] == ((table["ratio"] - 1).abs() <= 0.25)).all()
+
+    # the unlabeled share around the real 33%: inside at 1.21x, outside at 1.36x; both at +-50%
+    def unlabeled(n_unlabeled: int, tolerance: float = 0.25) -> pd.Series:
+        rows = [{"label": "unlabeled"}] * n_unlabeled + [{"label": "legit"}] * (100 - n_unlabeled)
+        tx = make_tx(rows).assign(err_bad_cvv=False)
+        return eda.marginals_table(tx, tolerance).loc["unlabeled_share"]
+
+    real = eda.REAL["unlabeled_share"]
+    assert unlabeled(40)["ratio"] == pytest.approx(0.40 / real) and unlabeled(40)["within"]
+    assert not unlabeled(45)["within"]
+    assert unlabeled(45, tolerance=0.5)["within"]
+    assert not unlabeled(40, tolerance=0.2)["within"]
+    assert not unlabeled(20)["within"]  # too low is outside as well (0.61x)
+    # nothing to measure (no labeled Bad CVV row, no fraud): NaN and not within
+    legit_only = unlabeled(30)
+    assert bool(legit_only["within"])
+    nan_row = eda.marginals_table(make_tx([{"label": "legit"}]).assign(err_bad_cvv=False)).loc["bad_cvv_fraud_lift"]
+    assert math.isnan(nan_row["generated"]) and math.isnan(nan_row["ratio"]) and not nan_row["within"]
+    with pytest.raises(ValueError, match="tolerance"):
+        eda.marginals_table(_marginal_frame(), tolerance=-0.1)
+
+
+def test_marginals_real_figures_and_missing_columns():
+    assert eda.REAL["fraud_rate"] == pytest.approx(0.001495, abs=5e-7)  # README: 13,332 Yes (0.1495%)
+    assert eda.REAL["unlabeled_share"] == pytest.approx(0.33, abs=0.005)  # README: (33%)
+    assert eda.REAL["error_share"] == pytest.approx(0.016)
+    assert eda.REAL["refund_share"] == 660_054 / 13_305_915
+    assert set(eda.QUANTITY_NAMES) == set(eda.REAL)
+    with pytest.raises(KeyError, match="err_bad_cvv"):
+        eda.marginals(make_tx([{"label": "legit"}]))
+
+
+def test_marginals_on_tiny_interim(tiny_interim):
+    full = eda.load_interim(tiny_interim, tables=["transactions"])["transactions"]
+    subset = eda.load_interim(tiny_interim, tables=["transactions"], transaction_columns=eda.MARGINAL_COLUMNS)
+    assert subset["transactions"].columns == list(eda.MARGINAL_COLUMNS)
+    m = eda.marginals(subset["transactions"])
+    assert list(m) == list(eda.REAL)
+    assert all(math.isfinite(v) for v in m.values()), m
+    assert m == pytest.approx(eda.marginals(full))
+    for key in ("fraud_rate", "error_share", "refund_share", "unlabeled_share"):
+        assert 0 < m[key] < 1, key
+    # the same rates as the fraud_rates module (one definition of "labeled rows only")
+    assert m["fraud_rate"] == pytest.approx(eda.overall_fraud_rate(full)["fraud_rate"])
+    channel, geo = eda.fraud_by_channel(full), eda.fraud_by_geo(full)
+    for name in ("online", "chip", "swipe"):
+        assert m[f"fraud_rate_{name}"] == pytest.approx(eda.rate_of(channel, "channel", name)), name
+    for name in ("international", "domestic"):
+        assert m[f"fraud_rate_{name}"] == pytest.approx(eda.rate_of(geo, "geo", name)), name
+    table = eda.marginals_table(full)
+    assert table["generated"].to_dict() == pytest.approx(m)
+    metrics = eda.eda_metrics(full, marginals=table["generated"].to_dict())
+    assert {f"marginal_{k}": v for k, v in m.items()}.items() <= metrics.items()
+
+
 # --- quality, metrics, plots --------------------------------------------------------------------
 
 
@@ -364,6 +478,9 @@ def test_eda_metrics_and_json(tmp_path):
     assert 0 < m["top_merchant_volume_share"] <= m["top_n_merchant_volume_share"] <= 1
     assert m["quarantined_rows"] == 5 and m["ingest_consistent"] is True
     assert sum(v for k, v in m.items() if k.startswith("segment_share_")) == pytest.approx(1.0)
+    assert {k for k in m if k.startswith("marginal_")} == {f"marginal_{k}" for k in eda.REAL}
+    assert m["marginal_fraud_rate"] == pytest.approx(m["fraud_rate_labeled"])
+    assert m["marginal_unlabeled_share"] == pytest.approx((tx["label"] == "unlabeled").mean())
     path = eda.write_json({**m, "nan": float("nan"), "np": np.int64(3)}, tmp_path / "m" / "eda.json")
     loaded = json.loads(path.read_text())
     assert loaded["nan"] is None and loaded["np"] == 3 and loaded["n_transactions"] == 300
@@ -439,5 +556,7 @@ def test_notebook_runs_on_tiny_interim(tmp_path):
     assert 0 < m["repeat_customer_share"] <= 1
     assert 0 < m["top_merchant_volume_share"] < 1
     assert m["quarantined_rows"] == 10 and m["top_n"] == 5
+    assert m["marginal_fraud_rate"] == pytest.approx(m["fraud_rate_labeled"])
+    assert {f"marginal_{k}" for k in eda.REAL} <= set(m)
     figures = {p.name for p in (tmp_path / "reports" / "figures" / "eda").glob("*.png")}
     assert {"top_merchants.png", "rfm_segments.png", "fraud_by_channel.png"} <= figures

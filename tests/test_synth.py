@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from paylab.data.synth import generate
+from paylab.data.synth.reference import SCENARIO_MIX
 
 KAGGLE_CSV = ["transactions_data.csv", "cards_data.csv", "users_data.csv"]
 ERROR_TOKENS = {"Bad CVV", "Bad Card Number", "Bad Expiration", "Bad PIN", "Bad Zipcode", "Insufficient Balance",
@@ -133,10 +134,10 @@ def test_fraud_scenarios_follow_the_real_patterns(tiny_tx):
     assert amount[fraud].median() > 1.5 * amount[~fraud].median()
     cvv = lab["errors"].str.contains("Bad CVV")
     assert fraud[cvv].mean() > 5 * fraud.mean()
-    assert set(tx["scenario"]) >= {"none", "card_not_present", "cloned_abroad"}
+    assert set(tx["scenario"]) == {"legit", *SCENARIO_MIX}
     # unlabeled rows are not legitimate: they carry fraud at the same rate as labeled ones
     unlabeled = tx[tx["label"].isna()]
-    assert (unlabeled["scenario"] != "none").mean() == pytest.approx((tx["scenario"] != "none").mean(), rel=0.5)
+    assert (unlabeled["scenario"] != "legit").mean() == pytest.approx((tx["scenario"] != "legit").mean(), rel=0.5)
 
 
 def test_oracle_ranks_fraud_far_better_than_chance(tiny_tx):
@@ -152,7 +153,7 @@ def test_churners_stop_and_affinity_is_a_distribution(tiny_raw, tiny_tx):
     churned = users.dropna(subset=["churn_date"]).set_index("client_id")["churn_date"]
     both = last.index.intersection(churned.index)
     assert len(both) > 0
-    legit_last = pd.to_datetime(tiny_tx[tiny_tx["scenario"] == "none"].groupby("client_id")["date"].max())
+    legit_last = pd.to_datetime(tiny_tx[tiny_tx["scenario"] == "legit"].groupby("client_id")["date"].max())
     assert (legit_last.loc[both] < churned.loc[both] + pd.Timedelta(days=1)).all()
     assert not users.loc[~users["active"], "client_id"].isin(tiny_tx["client_id"]).any()
     aff = pd.read_parquet(tiny_raw / "oracle" / "affinity.parquet")
@@ -196,3 +197,128 @@ def test_every_generated_row_passes_ingest(tiny_raw, tiny_interim):
     tx = pd.read_parquet(tiny_interim / "transactions.parquet")
     assert set(tx["label"]) == {"fraud", "legit", "unlabeled"}
     assert len(tx) == len(pd.read_csv(tiny_raw / "transactions_data.csv", usecols=["id"]))
+
+
+# --- behaviours of the generator (issue: realistic habits and fraud scenarios) -------------------------------------
+@pytest.fixture(scope="module")
+def timed(tiny_tx):
+    """tiny_tx with timestamps, amounts as floats, sorted by time, and the gap to the card's previous payment."""
+    tx = tiny_tx.assign(ts=pd.to_datetime(tiny_tx["date"]),
+                        amt=tiny_tx["amount"].str.replace("$", "").astype(float)).sort_values(["ts", "id"])
+    tx["gap_min"] = tx.groupby("card_id")["ts"].diff().dt.total_seconds() / 60
+    return tx
+
+
+def test_legitimate_payments_come_in_shopping_sessions(timed):
+    legit = timed[timed["scenario"] == "legit"]
+    within_hour = (legit["gap_min"] <= 60).mean()
+    assert within_hour > 0.2, "several payments within an hour are common for legitimate customers"
+    fraud = timed[timed["scenario"].isin(["card_not_present", "account_takeover"])]
+    assert (fraud["gap_min"] <= 60).mean() < 2.5 * within_hour, "bursts are not a fraud-only artefact"
+
+
+def test_recurring_payments_repeat_monthly_with_a_near_fixed_amount(timed):
+    legit = timed[(timed["scenario"] == "legit") & (timed["use_chip"] == "Online Transaction") & (timed["amt"] > 0)]
+    pairs = legit.groupby(["card_id", "merchant_id"]).agg(
+        n=("amt", "size"), spread=("amt", lambda a: a.max() / a.min()),
+        months=("ts", lambda t: t.dt.to_period("M").nunique()), dom=("ts", lambda t: t.dt.day.max() - t.dt.day.min()))
+    monthly = pairs[(pairs["n"] >= 6) & (pairs["months"] >= pairs["n"] - 1) & (pairs["spread"] < 1.5)
+                    & (pairs["dom"] <= 3)]
+    assert len(monthly) >= 10, "subscriptions and bills: same card and merchant, each month, same day and amount"
+    users = timed.loc[timed["card_id"].isin(monthly.index.get_level_values(0)), "client_id"].nunique()
+    assert users >= 0.1 * timed["client_id"].nunique()
+
+
+def test_a_confirmed_fraud_gets_the_card_blocked_and_reissued(tiny_raw, timed):
+    cards = pd.read_csv(tiny_raw / "cards_data.csv")
+    key = ["client_id", "card_brand", "card_type", "acct_open_date"]
+    pairs = cards.merge(cards, on=key, suffixes=("_old", "_new"))
+    pairs = pairs[pairs["num_cards_issued_new"] == pairs["num_cards_issued_old"] + 1]
+    span = timed.groupby("card_id")["ts"].agg(["min", "max"])
+    fraud_cards = set(timed.loc[~timed["scenario"].isin(["legit", "first_party"]), "card_id"])
+    reissued = pairs[pairs["id_old"].isin(fraud_cards) & pairs["id_new"].isin(span.index)]
+    assert len(reissued) >= 5
+    old, new = span.loc[reissued["id_old"]], span.loc[reissued["id_new"]]
+    assert (old["max"].to_numpy() < new["min"].to_numpy()).all(), "the old card is not used once the new one is"
+    assert (reissued["card_number_old"] != reissued["card_number_new"]).all()
+
+
+def test_episodes_running_past_the_end_are_cut_not_clamped(timed):
+    end = timed["ts"].max()
+    assert end <= pd.Timestamp("2019-10-31 23:59")
+    fraud = timed[timed["scenario"] != "legit"]
+    per_day = fraud.groupby(fraud["ts"].dt.floor("D")).size()
+    assert per_day.iloc[-1] <= max(3 * per_day.iloc[-30:].mean(), 5), "no pile of fraud on the last day"
+    assert (fraud["ts"] >= end - pd.Timedelta(minutes=1)).sum() <= 2
+
+
+def test_coordinated_testing_bursts_many_cards_at_one_merchant(timed):
+    burst = timed[timed["scenario"] == "coordinated_testing"]
+    assert len(burst)
+    window = burst.assign(slot=burst["ts"].dt.floor("h"))
+    cards = window.groupby(["merchant_id", "slot"])["card_id"].nunique()
+    assert cards.max() >= 8, "many cards within the hour at one merchant"
+    assert burst["amt"].median() < 5
+    spans = burst.groupby("merchant_id")["ts"].agg(lambda t: (t.max() - t.min()).total_seconds() / 60)
+    assert (spans.median()) <= 60
+
+
+def test_counterfeit_cards_fall_back_to_swipe_while_the_genuine_card_is_used(tiny_raw, timed):
+    cards = pd.read_csv(tiny_raw / "cards_data.csv").set_index("id")
+    chip_card = timed["card_id"].map(cards["has_chip"]) == "YES"
+    in_person = timed["use_chip"] != "Online Transaction"
+    swipe = timed["use_chip"] == "Swipe Transaction"
+    legit, fake = timed["scenario"] == "legit", timed["scenario"] == "counterfeit"
+    assert swipe[fake & chip_card].mean() > 2 * swipe[legit & chip_card & in_person].mean()
+    assert swipe[fake & chip_card].mean() < 0.9, "fallback is a clue, not a rule"
+    clone_cards = timed.loc[fake, "card_id"].unique()
+    genuine = timed[legit & timed["card_id"].isin(clone_cards)]
+    first_fake = timed[fake].groupby("card_id")["ts"].min()
+    assert (genuine["ts"].to_numpy() > genuine["card_id"].map(first_fake).to_numpy()).any()
+    abroad = timed.loc[fake, "merchant_state"].str.len() > 2
+    assert 0.2 < abroad.mean() < 0.95, "in the victim's region as well as abroad"
+
+
+def test_skimmed_cards_share_an_earlier_merchant(timed):
+    skimmed = timed[timed["scenario"] == "compromised_terminal"]
+    first = skimmed.groupby("card_id")["ts"].min()
+    before = timed[timed["card_id"].isin(first.index) & (timed["ts"] < timed["card_id"].map(first))]
+    shared = before.groupby("merchant_id")["card_id"].nunique().max()
+    random_cards = timed[~timed["card_id"].isin(first.index)]["card_id"].drop_duplicates().sample(
+        len(first), random_state=0)
+    other = timed[timed["card_id"].isin(random_cards)].groupby("merchant_id")["card_id"].nunique().max()
+    assert len(first) >= 3 and shared >= 3 and shared > other, "a common point of purchase"
+
+
+def test_merchants_open_and_close_and_repertoires_drift():
+    from paylab.data.synth.activity import ActivityGenerator
+    from paylab.data.synth.population import make_population
+    from paylab.data.synth.scales import get_scale
+
+    scale = get_scale("default")
+    pop = make_population(np.random.default_rng(0), scale)
+    gen = ActivityGenerator(np.random.default_rng(1), pop, scale)
+    users = np.flatnonzero(pop.users["active"].to_numpy())[:40]
+    cols = [gen.user_transactions(int(u))[0] for u in users]
+    merchant = np.concatenate([c["merchant_row"] for c in cols])
+    day = np.concatenate([c["minute"] for c in cols]) // 1440
+    m = pop.merchants
+    assert ((m["open_day"].to_numpy()[merchant] <= day) & (day < m["close_day"].to_numpy()[merchant])).all()
+    assert (m["open_day"] > 0).mean() > 0.05 and (m["close_day"] < len(scale.days)).mean() > 0.05
+    # habitual merchants change: each user's top merchants of the first year differ from those of the last year
+    changed = []
+    for c in cols:
+        d = pd.DataFrame({"m": c["merchant_row"], "y": c["minute"] // (1440 * 365)})
+        if d["y"].nunique() < 3:
+            continue
+        top = [set(d[d["y"] == y]["m"].value_counts().index[:10]) for y in (0, 2)]
+        changed.append(len(top[0] - top[1]) / 10)
+    assert np.mean(changed) > 0.15
+
+
+def test_the_scenario_mix_shifts_over_the_years():
+    from paylab.data.synth.fraud import scenario_mix
+
+    early, late = scenario_mix(2010), scenario_mix(2019)
+    assert sum(early.values()) == pytest.approx(1) and sum(late.values()) == pytest.approx(1)
+    assert max(abs(early[k] - late[k]) for k in early) > 0.05

@@ -1,8 +1,8 @@
 """Shared metrics for every PayLab module (fraud, anomaly, churn, recsys, credit, quant).
 
-Binary classifiers: `roc_auc`, `average_precision`, `ks`, `gini`, `recall_at_fpr`, `lift_at`, `brier`,
-`calibration_table`, `card_precision_at_k` and its normalised form (Fraud Detection Handbook), and
-`classification_report` (a flat dict).
+Binary classifiers: `roc_auc`, `average_precision`, `ks`, `gini`, `recall_at_fpr` (per group of positives:
+`recall_at_fpr_by_group`), `lift_at`, `brier`, `calibration_table`, `card_precision_at_k` and its normalised form
+(Fraud Detection Handbook), and `classification_report` (a flat dict).
 Uncertainty: `bootstrap_scores` + `intervals` + `paired_difference` (block bootstrap by day, user or card, paired
 across models), `bootstrap_mean` (a per-unit metric such as CP@k per day).
 Fraud business view: `cost_curve`, `optimal_threshold`, `review_outcome` (the cost of one set of reviews).
@@ -89,6 +89,23 @@ def recall_at_fpr(y, score, fpr: float) -> float:
         return NAN
     ok = roc[0] <= fpr + 1e-12
     return float(roc[1][ok].max())
+
+
+def recall_at_fpr_by_group(y, score, group, fpr: float) -> dict:
+    """`recall_at_fpr` of each group of positives against ALL negatives: the threshold is the one of false-positive
+    rate at most `fpr` on the negatives (their group is ignored), and each group's recall is the share of its
+    positives at or above it. {group: recall} for every group that holds a positive.
+
+    Each group is scored with `recall_at_fpr` on the negatives + that group's positives: the false-positive rate of a
+    threshold depends on the negatives only, and a score of another group's positive between two of this group's
+    scores does not change how many of this group's positives a threshold flags, so it is the same threshold."""
+    y, score = _binary(y, score)
+    group = np.asarray(group)
+    if group.shape != y.shape:
+        raise ValueError(f"group must have the length of y ({y.size}), got shape {group.shape}")
+    negative = y == 0
+    return {g: recall_at_fpr(y[negative | (group == g)], score[negative | (group == g)], fpr)
+            for g in pd.unique(group[y == 1])}
 
 
 def lift_at(y, score, share: float) -> float:

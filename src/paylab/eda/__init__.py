@@ -1,4 +1,5 @@
-"""EDA and merchant analytics on the interim layer: data quality, merchants, RFM segments, fraud rates.
+"""EDA and merchant analytics on the interim layer: data quality, merchants, RFM segments, fraud rates,
+and the real-vs-generated marginals table (`marginals_table`).
 
 Pure functions on pandas or polars frames with the DATA.md interim columns; tables come back as pandas.
 Plot helpers live in `paylab.eda.plots` (imported on demand: it pulls in matplotlib).
@@ -18,6 +19,7 @@ from paylab.eda.fraud_rates import (
     wilson_interval,
 )
 from paylab.eda.loading import load_interim, load_table, write_json
+from paylab.eda.marginals import MARGINAL_COLUMNS, QUANTITY_NAMES, REAL, marginals, marginals_table
 from paylab.eda.merchants import (
     by_channel,
     by_hour,
@@ -54,6 +56,9 @@ from paylab.eda.summary import eda_metrics, overview
 __all__ = [
     "AMOUNT_BAND_LABELS",
     "LABELED",
+    "MARGINAL_COLUMNS",
+    "QUANTITY_NAMES",
+    "REAL",
     "RFM_SEGMENT_MAP",
     "SEGMENT_GRID",
     "by_channel",
@@ -76,6 +81,8 @@ __all__ = [
     "load_ingest_metrics",
     "load_interim",
     "load_table",
+    "marginals",
+    "marginals_table",
     "null_counts",
     "null_table",
     "overall_fraud_rate",

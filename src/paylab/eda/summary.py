@@ -11,6 +11,7 @@ import polars as pl
 
 from paylab.eda.frames import Frame, lazy
 from paylab.eda.fraud_rates import fraud_by_channel, fraud_by_geo, overall_fraud_rate, rate_of
+from paylab.eda.marginals import marginals as measure_marginals
 from paylab.eda.merchants import by_merchant, repeat_customer_share, volume_concentration
 from paylab.eda.quality import ingest_summary
 
@@ -56,11 +57,14 @@ def eda_metrics(
     merchants: pd.DataFrame | None = None,
     segments: pd.DataFrame | None = None,
     repeat_share: float | None = None,
+    marginals: Mapping[str, float] | None = None,
     confidence: float = 0.95,
 ) -> dict[str, Any]:
-    """The flat map for eda.json: sizes, labels and fraud rates, concentration, repeat share, quarantine.
+    """The flat map for eda.json: sizes, labels and fraud rates, concentration, repeat share, quarantine, and the
+    real-set marginals as `marginal_<key>` (`paylab.eda.marginals`).
 
-    Pass `merchants` (by_merchant), `segments` (segment_summary) and `repeat_share` to reuse them.
+    Pass `merchants` (by_merchant), `segments` (segment_summary), `repeat_share` and `marginals` (the `marginals`
+    dict, e.g. `marginals_table(tx)["generated"].to_dict()`) to reuse them.
     """
     lf = lazy(tx)
     out: dict[str, Any] = dict(overview(lf))
@@ -89,6 +93,8 @@ def eda_metrics(
         merchant_volume_hhi=conc["hhi"],
         repeat_customer_share=repeat_customer_share(lf) if repeat_share is None else repeat_share,
     )
+    measured = measure_marginals(lf) if marginals is None else marginals
+    out.update({f"marginal_{key}": float(value) for key, value in measured.items()})
     if segments is not None:
         for row in segments.itertuples(index=False):
             out[f"segment_share_{_slug(row.segment)}"] = row.client_share

@@ -2,7 +2,8 @@
 encoder that turns its feature columns into a numeric matrix for every model.
 
     table = load_table(root / "data/processed/features.parquet", root / "data/interim/oracle/fraud.parquet")
-    table.frame        # keys, `y` (1 fraud, 0 legit, NaN unlabeled), `day`, `oracle_proba` (when known), features
+    table.frame        # keys, `y` (1 fraud, 0 legit, NaN unlabeled), `day`, `oracle_proba` and `oracle_scenario`
+                       # (when known), features
     table.features     # the model's input columns (every spec feature present in the file)
     FeatureEncoder().fit_transform(table.frame[table.features])   # float32, strings one-hot, bools 0/1
 """
@@ -40,8 +41,9 @@ class FraudTable:
 
 def load_table(features_path: Path, oracle_path: Path | None = None, last_days: float | None = None,
                exclude: Sequence[str] = (), expected: Sequence[str] | None = None) -> FraudTable:
-    """Keys + `y` + `day` (+ `oracle_proba`) + every feature of the features file but `exclude`, in time order;
-    with `last_days`, only the transactions of the last `last_days` days of the file (the windows the stage uses).
+    """Keys + `y` + `day` (+ `oracle_proba`, `oracle_scenario`) + every feature of the features file but `exclude`, in
+    time order; with `last_days`, only the transactions of the last `last_days` days of the file (the windows the
+    stage uses).
 
     `expected` (the spec's feature names for the stage's feature params): the model inputs are exactly these; a
     spec feature missing from the file, or a file column that is neither a key nor a spec feature, is an error."""
@@ -79,7 +81,10 @@ def load_table(features_path: Path, oracle_path: Path | None = None, last_days: 
                          day=pl.col("timestamp").dt.date())
     has_oracle = oracle_path is not None and Path(oracle_path).exists()
     if has_oracle:
-        oracle = pl.scan_parquet(oracle_path).select("transaction_id", oracle_proba="fraud_probability")
+        columns = {"oracle_proba": pl.col("fraud_probability")}
+        if "scenario" in pl.read_parquet_schema(oracle_path):  # the generator's fraud scenario (`legit` if none)
+            columns["oracle_scenario"] = pl.col("scenario").cast(pl.Categorical)
+        oracle = pl.scan_parquet(oracle_path).select("transaction_id", **columns)
         lf = lf.join(oracle, on="transaction_id", how="left")
     frame = lf.sort("timestamp", "transaction_id").collect().to_pandas()
     return FraudTable(frame=frame, features=names, has_oracle=has_oracle)

@@ -16,7 +16,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from paylab.data.synth import writer
-from paylab.data.synth.activity import ONLINE, ActivityGenerator
+from paylab.data.synth.activity import LEGIT, ONLINE, ActivityGenerator
 from paylab.data.synth.fraud import FraudInjector
 from paylab.data.synth.loans import make_loans
 from paylab.data.synth.population import make_population
@@ -37,15 +37,16 @@ def _finalize(rng: np.random.Generator, tx: pd.DataFrame, pop, scale: Scale) -> 
     tx["id"] = FIRST_TRANSACTION_ID + np.cumsum(1 + rng.poisson(0.22, len(tx))) - 1
     tx["date"] = np.datetime64(scale.start, "m") + tx["minute"].to_numpy().astype("timedelta64[m]")
     tx["card_id"] = pop.cards["id"].to_numpy()[tx["card_row"].to_numpy()]
-    m = pop.merchants.iloc[tx["merchant_row"].to_numpy()]
+    rows = tx["merchant_row"].to_numpy()
     for col in ("merchant_id", "merchant_city", "merchant_state", "zip", "mcc", "foreign"):
-        tx[col] = m[col].to_numpy()
+        tx[col] = pop.merchants[col].to_numpy()[rows]
     tx["is_fraud_label"] = rng.random(len(tx)) < tx["fraud_probability"].to_numpy()
     tx["labeled"] = rng.random(len(tx)) < LABELED_SHARE
     return tx
 
 
-def _summary(tx: pd.DataFrame, loans: pd.DataFrame, prices: pd.DataFrame, scale: Scale, seed: int) -> dict:
+def _summary(tx: pd.DataFrame, loans: pd.DataFrame, prices: pd.DataFrame, scale: Scale, seed: int,
+             reissued: int) -> dict:
     lab = tx[tx["labeled"]]
     fraud = lab["is_fraud_label"]
     intl = lab["foreign"].to_numpy()
@@ -58,6 +59,9 @@ def _summary(tx: pd.DataFrame, loans: pd.DataFrame, prices: pd.DataFrame, scale:
                                   for code, name in enumerate(["swipe", "chip", "online"])},
         "fraud_rate_international": round(float(fraud[intl].mean()), 6),
         "fraud_rate_domestic_in_person": round(float(fraud[~intl & (lab["channel"] != ONLINE)].mean()), 6),
+        "fraud_rows_by_scenario": {k: int(v) for k, v in tx["scenario"].value_counts().sort_index().items()
+                                   if k != LEGIT},
+        "reissued_cards": reissued,
         "loans": len(loans), "loan_default_rate": round(float(loans["defaulted"].mean()), 4),
         "price_rows": len(prices),
     }
@@ -74,6 +78,7 @@ def generate(scale: str = "default", seed: int = 42, out: Path | str = "data/raw
     pop = make_population(rng["population"], sc)
     legit, affinity = ActivityGenerator(rng["activity"], pop, sc).generate(progress)
     steps.update()
+    n_cards = len(pop.cards)
     tx = FraudInjector(rng["fraud"], pop, sc).inject(legit)
     tx = _finalize(rng["labels"], tx, pop, sc)
     steps.update()
@@ -106,7 +111,7 @@ def generate(scale: str = "default", seed: int = 42, out: Path | str = "data/raw
     steps.update()
     steps.close()
 
-    summary = _summary(tx, loans, prices, sc, seed)
+    summary = _summary(tx, loans, prices, sc, seed, reissued=len(pop.cards) - n_cards)
     (out / "synth_manifest.json").write_text(json.dumps(summary, indent=2) + "\n")
     summary["seconds"] = round(time.perf_counter() - started, 1)
     return summary

@@ -12,6 +12,8 @@ from paylab.data.synth.scales import ACTIVE_SHARE, REFERENCE_YEAR, Scale
 
 LATENT_DIM = 4
 MONTH_DAYS = 30.44
+MERCHANT_OPENINGS = 0.045  # per year of data, new merchants as a share of all merchants (capped at 45%)
+MERCHANT_CLOSE_RATE = 0.04  # yearly hazard of a merchant closing
 _STREETS = ["Rose", "Oak", "Maple", "Cedar", "Pine", "Elm", "Lake", "Hill", "Park", "Main", "Washington",
             "Lincoln", "Sunset", "River", "Spruce", "Birch", "Willow", "Highland", "Forest", "Valley"]
 _SUFFIXES = ["Lane", "Street", "Avenue", "Drive", "Boulevard", "Court", "Way", "Road"]
@@ -175,6 +177,27 @@ def _make_cards(rng: np.random.Generator, users: pd.DataFrame, scale: Scale) -> 
     return cards
 
 
+def reissue_cards(rng: np.random.Generator, cards: pd.DataFrame, original: np.ndarray, days: np.ndarray,
+                  rows: np.ndarray, start: str) -> pd.DataFrame:
+    """Replacement cards issued on `days` (from the scale's start) for blocked cards whose original card rows are
+    `original`: new id, number, CVV, expiry and PIN year; same client, brand, type, chip and account. Indexed `rows`."""
+    old = cards.loc[original]
+    n = len(old)
+    new = old.copy()
+    new.index = rows
+    new["id"] = cards["id"].max() + 1 + np.arange(n)
+    new["card_number"] = _card_numbers(rng, old["card_brand"].to_numpy())
+    new["cvv"] = rng.integers(1, 1000, n)
+    issue = pd.Timestamp(start) + pd.to_timedelta(days, unit="D")
+    issue_month = (issue.year.to_numpy() - 1990) * 12 + issue.month.to_numpy() - 1
+    new["expires"] = _month_str(issue_month + rng.integers(36, 61, n))
+    generation = pd.Series(original).groupby(original).cumcount().to_numpy() + 1
+    new["num_cards_issued"] = old["num_cards_issued"].to_numpy() + generation
+    new["year_pin_last_changed"] = issue.year.to_numpy()
+    new["open_day"] = days
+    return new
+
+
 def _month_str(months_since_1990: np.ndarray) -> np.ndarray:
     year = 1990 + months_since_1990 // 12
     month = months_since_1990 % 12 + 1
@@ -198,6 +221,11 @@ def _make_merchants(rng: np.random.Generator, scale: Scale) -> tuple[pd.DataFram
     us_state = np.array([c[1] for c in cities])[city]
     zip_code = np.array([c[4] for c in cities])[city] + rng.integers(0, 60, n)
 
+    n_days = len(scale.days)
+    new = rng.random(n) < min(0.45, MERCHANT_OPENINGS * n_days / 365.25)
+    open_day = np.where(new, rng.integers(0, n_days, n), -1)
+    close_day = np.maximum(open_day, 0) + np.floor(rng.exponential(365.25 / MERCHANT_CLOSE_RATE, n)).astype(int)
+
     merchants = pd.DataFrame({
         "merchant_id": np.sort(rng.choice(100_500, n, replace=False)),
         "mcc": mcc,
@@ -214,6 +242,9 @@ def _make_merchants(rng: np.random.Generator, scale: Scale) -> tuple[pd.DataFram
                                             us_state)),
         "zip": np.where(online | foreign, np.nan, zip_code.astype(float)),
         "popularity": rng.lognormal(0, 1.2, n),
+        # latents: days (from the scale's start) the merchant opens and closes; -1 = open before the data starts
+        "open_day": open_day,
+        "close_day": close_day,
     })
     merchant_vec = rng.normal(0, 0.6, (n, LATENT_DIM))
     return merchants, merchant_vec

@@ -212,15 +212,18 @@ HOUR_PROFILES: dict[str, np.ndarray] = {
 
 # Yearly fraud rate among transactions (the real set drifts between 0.004% and 0.309%).
 YEARLY_FRAUD_RATE: dict[int, float] = {
-    2010: 0.00004, 2011: 0.0003, 2012: 0.0007, 2013: 0.0010, 2014: 0.0012, 2015: 0.0019,
-    2016: 0.0026, 2017: 0.00309, 2018: 0.0022, 2019: 0.0016,
+    2010: 0.00004, 2011: 0.0003, 2012: 0.0010, 2013: 0.0014, 2014: 0.0017, 2015: 0.0024,
+    2016: 0.0029, 2017: 0.00309, 2018: 0.0026, 2019: 0.0020,
 }
-# Share of fraud transactions by scenario: card-not-present after compromise, account takeover at night,
-# cloned card used abroad (card present), compromised US terminal.
-SCENARIO_SHARE = {"card_not_present": 0.61, "account_takeover": 0.09, "cloned_abroad": 0.23, "terminal": 0.07}
+# Share of fraud rows by scenario in 2010 and in 2019 (linear in between; see paylab.data.synth.fraud): online fraud
+# rises, cloned cards come with the chip era's fallback swipes, coordinated testing and takeovers grow.
+SCENARIO_MIX: dict[str, tuple[float, float]] = {
+    "card_not_present": (0.62, 0.36), "account_takeover": (0.04, 0.10), "counterfeit": (0.05, 0.34),
+    "compromised_terminal": (0.08, 0.07), "coordinated_testing": (0.04, 0.08), "first_party": (0.10, 0.06),
+}
 
 # Errors in their canonical order (as joined in the errors column) with base rates on legitimate traffic.
 ERRORS: dict[str, float] = {
-    "Bad CVV": 0.00045, "Bad Card Number": 0.0005, "Bad Expiration": 0.00045, "Bad PIN": 0.0024,
-    "Bad Zipcode": 0.00009, "Insufficient Balance": 0.0095, "Technical Glitch": 0.002,
+    "Bad CVV": 0.00054, "Bad Card Number": 0.0006, "Bad Expiration": 0.00054, "Bad PIN": 0.0029,
+    "Bad Zipcode": 0.00011, "Insufficient Balance": 0.0114, "Technical Glitch": 0.0024,
 }
