@@ -48,7 +48,7 @@ def made():
     20 account_takeover frauds (perfectly told by a LOW hour), 4 frauds the oracle calls legit (label noise), and
     unlabeled rows (fraud-like on every feature: they must not count as legit or fraud)."""
     scenarios = ["legit"] * 399 + ["card_not_present"] + ["card_not_present"] * 30 + ["account_takeover"] * 20 + \
-        ["none"] * 4 + ["card_not_present"] * 10
+        ["legit"] * 4 + ["card_not_present"] * 10
     labels = ["legit"] * 400 + ["fraud"] * 54 + ["unlabeled"] * 10
     table, oracle = _table(scenarios, labels)
     cnp = np.arange(400, 430)
@@ -128,7 +128,7 @@ def test_recall_at_1pct_fpr_per_group_hand_computed():
     group = np.array(["x"] * 100 + ["a"] * 3 + ["b"] * 2)  # the negatives' group is ignored
     assert ev.recall_at_fpr_by_group(y, score, group, 0.01) == pytest.approx({"a": 2 / 3, "b": 1 / 2})
     assert ev.recall_at_fpr(y, score, 0.01) == pytest.approx(3 / 5)
-    scenario = ["legit"] * 99 + ["none"] + ["card_not_present"] * 3 + ["first_party"] * 2
+    scenario = ["legit"] * 100 + ["card_not_present"] * 3 + ["first_party"] * 2
     out = difficulty.scenario_recall(y, scenario, {"model": score, "flat": np.zeros(105)})
     assert out.to_dicts() == [
         {"scenario": "card_not_present", "frauds": 3, "model_recall_at_1pct_fpr": pytest.approx(2 / 3),
@@ -199,7 +199,7 @@ def test_tables_on_tiny_data(tiny_features, tiny_interim):
     oracle = difficulty.load_oracle(tiny_interim / "oracle" / "fraud.parquet")
     labelled = table.select("transaction_id", "label").join(oracle, on="transaction_id").filter(
         pl.col("label") == "fraud")
-    present = set(labelled["scenario"].replace({"none": "legit"}).replace({"legit": difficulty.LABEL_NOISE}))
+    present = set(labelled["scenario"].replace({"legit": difficulty.LABEL_NOISE}))
     params = {"seed": 1, "difficulty": {"model": {"train_days": 120, "test_days": 90}}}
     scores, info = difficulty.quick_model_scores(table, params)
     assert info["train_frauds"] > 0 and info["test_frauds"] > 0 and scores.height == info["test_rows"]

@@ -30,8 +30,8 @@ from paylab.data.synth.scales import Scale
 
 DETECTION = 0.97  # share of fraud that is eventually reported (labelled Yes)
 FIRST_PARTY_REPORTED = 0.9  # share of disputed payments accepted as fraud
-FIRST_PARTY_ONLINE = 0.85  # share of first-party disputes on online payments
-FALLBACK = 0.2  # share of a cloned chip card's payments that fall back to the magnetic stripe (legit: 8%)
+FIRST_PARTY_ONLINE = 0.6  # share of first-party disputes on online payments
+FALLBACK = 0.17  # share of a cloned chip card's payments that fall back to the magnetic stripe (legit: 8%)
 OWN_MERCHANT = 0.45  # share of a card-not-present drain at merchants the victim already uses
 OWN_RANGE = 0.25  # share of drained amounts within the victim's own range
 SKIM_DEFRAUDED = 0.3  # share of the cards copied by a skimmer that are defrauded later
@@ -249,7 +249,7 @@ class FraudInjector:
         merchant = int(self._open(self.testing[rng.integers(0, len(self.testing), 50)], np.full(50, t0))[0])
         lo, hi = _span(self.time_sorted, t0 - 30 * DAY, t0 + 30 * DAY)
         active = np.unique(self.card[self.by_time[lo:hi]])
-        cards = rng.choice(active, min(len(active), 8 + rng.poisson(12)), replace=False)
+        cards = rng.choice(active, min(len(active), 6 + rng.poisson(6)), replace=False)
         parts = []
         for card in cards:
             n = 1 + int(rng.random() < 0.3)
@@ -309,6 +309,7 @@ class FraudInjector:
         self._index(legit)
         years = self.scale.days.year.to_numpy()[self.minute // DAY]
         in_person_us = (self.channel != ONLINE) & (self.city[self.merchant] >= 0)
+        online = self.channel == ONLINE
         episodes = []
         for year in np.unique(years):
             rows = np.flatnonzero(years == year)
@@ -317,6 +318,7 @@ class FraudInjector:
             drift = 1 + 0.04 * (int(year) - 2010)
             mix = scenario_mix(int(year))
             terminals = rows[in_person_us[rows]]
+            leaks = rows[online[rows]]  # card details and accounts leak where the victim pays online
             for name, share in mix.items():
                 goal = target * share
                 if name == "first_party":
@@ -333,7 +335,8 @@ class FraudInjector:
                             break
                         parts = self.compromised_terminal(rng.choice(terminals), drift, goal - made)
                     else:
-                        parts = getattr(self, name)(rng.choice(rows), drift)
+                        anchors = leaks if name in ("card_not_present", "account_takeover") and len(leaks) else rows
+                        parts = getattr(self, name)(rng.choice(anchors), drift)
                     for part in self._block(parts):
                         part["scenario"] = np.full(len(part["minute"]), name)
                         episodes.append(part)

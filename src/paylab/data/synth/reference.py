@@ -218,8 +218,8 @@ YEARLY_FRAUD_RATE: dict[int, float] = {
 # Share of fraud rows by scenario in 2010 and in 2019 (linear in between; see paylab.data.synth.fraud): online fraud
 # rises, cloned cards come with the chip era's fallback swipes, coordinated testing and takeovers grow.
 SCENARIO_MIX: dict[str, tuple[float, float]] = {
-    "card_not_present": (0.62, 0.36), "account_takeover": (0.04, 0.10), "counterfeit": (0.05, 0.34),
-    "compromised_terminal": (0.08, 0.07), "coordinated_testing": (0.04, 0.08), "first_party": (0.10, 0.06),
+    "card_not_present": (0.62, 0.36), "account_takeover": (0.04, 0.10), "counterfeit": (0.04, 0.34),
+    "compromised_terminal": (0.07, 0.07), "coordinated_testing": (0.04, 0.08), "first_party": (0.10, 0.06),
 }
 
 # Errors in their canonical order (as joined in the errors column) with base rates on legitimate traffic.
