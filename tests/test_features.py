@@ -384,3 +384,26 @@ def test_generated_data_online_matches_batch_and_is_point_in_time(generated):
     assert compare(batch, online, CFG) == {}
     report = point_in_time_violations(generated, {}, n_targets=2, seed=1)
     assert report["violations"] == {} and set(report["snapshot_columns_changed"]) == set(SNAPSHOT_ATTRIBUTES)
+
+
+def test_profile_samples_read_lazily_keep_every_fraud_and_a_seeded_share(tmp_path):
+    """Notebook 02 profiles a labelled sample (every fraud, ~n legit, no unlabeled) and a row sample, same rows each
+    run: what keeps it within memory at the kaggle scale."""
+    from paylab.features.report import labelled_sample, row_sample
+
+    n = 50_000
+    rng = np.random.default_rng(0)
+    label = rng.choice(["legit", "fraud", "unlabeled"], n, p=[0.66, 0.01, 0.33])
+    path = tmp_path / "features.parquet"
+    pl.DataFrame({"transaction_id": np.arange(n) * 3 + 11, "label": label, "x": rng.random(n)}).write_parquet(path)
+    sample = labelled_sample(path, rows=5_000, seed=1)
+    assert (sample["label"] == "fraud").sum() == (label == "fraud").sum()
+    assert (sample["label"] == "legit").sum() == pytest.approx(5_000, rel=0.1)
+    assert set(sample["label"]) == {"fraud", "legit"}
+    assert sample["transaction_id"].is_sorted(), "file order kept"
+    assert sample.equals(labelled_sample(path, rows=5_000, seed=1))
+    assert not sample.equals(labelled_sample(path, rows=5_000, seed=2))
+    assert labelled_sample(path, rows=10**6, seed=1).height == (label != "unlabeled").sum(), "all when fewer"
+    rows = row_sample(path, rows=2_000, seed=1)
+    assert rows.height == pytest.approx(2_000, rel=0.15) and "unlabeled" in set(rows["label"])
+    assert row_sample(path, rows=10**6, seed=1).height == n

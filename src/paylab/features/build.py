@@ -18,14 +18,16 @@ TABLES = ("transactions", "cards", "users")
 ROW_GROUP = 1 << 20
 
 
-def read_interim(interim_dir: Path) -> dict[str, pl.DataFrame]:
-    """transactions, cards and users from data/interim (names the missing file)."""
+def read_interim(interim_dir: Path, transactions: int | None = None) -> dict[str, pl.DataFrame]:
+    """transactions, cards and users from data/interim (names the missing file); with `transactions`, only the first
+    that many transactions (the file is in time order), read lazily."""
     tables = {}
     for name in TABLES:
         path = Path(interim_dir) / f"{name}.parquet"
         if not path.exists():
             raise FileNotFoundError(f"features: missing {path} (run `paylab ingest` first)")
-        tables[name] = pl.read_parquet(path)
+        scan = pl.scan_parquet(path)
+        tables[name] = scan.head(transactions).collect() if name == "transactions" and transactions else scan.collect()
     return tables
 
 

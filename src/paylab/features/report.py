@@ -11,6 +11,31 @@ import polars as pl
 from paylab.features.spec import FeatureConfig, feature_list
 
 
+def _seeded_share(share: float, seed: int) -> pl.Expr:
+    """True for a seeded pseudo-random `share` of rows, by transaction id (the same rows on every run)."""
+    return pl.col("transaction_id").hash(seed) < pl.lit(int(min(share, 1.0) * (2**64 - 1)), pl.UInt64)
+
+
+def labelled_sample(path: Path | str, rows: int, seed: int) -> pl.DataFrame:
+    """Every labelled fraud of a features file and a seeded sample of about `rows` labelled-legit rows (all of them
+    when fewer), in file order, read lazily: what notebook 02 profiles, at any scale. Unlabeled rows are left out
+    (they are not legitimate). Figures that condition on the class (information value, ROC-AUC, recall at a fixed
+    false-positive rate) are unbiased on it; rates such as a bin's fraud rate are those of the sample."""
+    scan = pl.scan_parquet(path)
+    legit = pl.col("label") == "legit"
+    n_legit = scan.filter(legit).select(pl.len()).collect().item()
+    keep = legit & _seeded_share(rows / n_legit, seed) if n_legit > rows else legit
+    return scan.filter((pl.col("label") == "fraud") | keep).collect(engine="streaming")
+
+
+def row_sample(path: Path | str, rows: int, seed: int) -> pl.DataFrame:
+    """A seeded sample of about `rows` rows of a features file (all when fewer), labelled or not, read lazily."""
+    scan = pl.scan_parquet(path)
+    n = scan.select(pl.len()).collect().item()
+    return scan.filter(_seeded_share(rows / max(n, 1), seed)).collect(engine="streaming") if n > rows \
+        else scan.collect()
+
+
 def dictionary(params: dict[str, Any] | None = None) -> pl.DataFrame:
     """One row per feature: name, dtype, group, definition."""
     cfg = FeatureConfig.from_params(params)
@@ -41,7 +66,8 @@ def _bins(col: pl.Series, dtype: str, n_bins: int) -> pl.Series:
 
 def information_value(features: pl.DataFrame, params: dict[str, Any] | None = None, n_bins: int = 10) -> pl.DataFrame:
     """Per feature on labeled rows only (unlabeled excluded): information value and the fraud lift of its riskiest
-    bin (bin fraud rate / base rate, bins with >= 1% of rows)."""
+    bin (bin fraud rate / base rate, bins with >= 1% of rows). On a `labelled_sample` the information value is
+    unbiased (it compares the two classes' distributions); the lift is the sample's."""
     labeled = features.filter(pl.col("label").is_in(["fraud", "legit"]))
     fraud = (labeled["label"] == "fraud").to_numpy()
     base = fraud.mean() if fraud.size else float("nan")

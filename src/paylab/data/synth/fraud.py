@@ -324,7 +324,7 @@ class FraudInjector:
                 if name == "first_party":
                     hit = self.first_party(rows, int(rng.poisson(goal)))
                     legit.loc[hit, "scenario"] = name
-                    legit.loc[hit, "fraud_probability"] = FIRST_PARTY_REPORTED / DETECTION
+                    legit.loc[hit, "fraud_probability"] = FIRST_PARTY_REPORTED / DETECTION  # x DETECTION below
                     continue
                 made = 0
                 for _ in range(int(10 * goal) + 50):  # bounded: an episode may be cut to nothing
