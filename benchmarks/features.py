@@ -2,6 +2,10 @@
 baseline of the window features. Prints what it measures; the last line is one JSON object of the figures.
 
     python benchmarks/features.py --scale {tiny,default,kaggle} [--spark-rows N] [--online-rows N]
+
+Per core: rows/s divided by the cores the engine was given, the same 2 for both on this machine: the default
+engine's polars thread pool (`pl.thread_pool_size()`; its numba sweeps run on one of them) and Spark's
+`defaultParallelism` (`local[*]`: every core). Each engine's CPU seconds (its process tree) are printed beside.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
+import psutil
 
 from paylab.resources import Cost
 
@@ -39,7 +44,8 @@ def measure(engine: str, interim: Path, out: Path, online_rows: int) -> dict:
     from paylab.features import build_features
 
     rows = pl.scan_parquet(interim / "transactions.parquet").select(pl.len()).collect().item()
-    _warm_imports(engine, interim)
+    warm = _warm_imports(engine, interim, out.parent)
+    cpu = _tree_cpu()
     with Cost(interval_s=0.05) as mem:
         start = time.perf_counter()
         extra = {}
@@ -52,21 +58,50 @@ def measure(engine: str, interim: Path, out: Path, online_rows: int) -> dict:
         elif engine == "online":
             extra = _online(interim, online_rows)
         seconds = time.perf_counter() - start
+    cpu = _tree_cpu() - cpu
     if engine == "online":
         rows = extra["warm"] + extra["measured"]
-    return {"seconds": seconds, "rows": rows, "peak_mb": mem.peak / 2**20, **extra}
+    return {"seconds": seconds, "rows": rows, "peak_mb": mem.peak / 2**20, "cpu_s": cpu, **warm, **extra}
 
 
-def _warm_imports(engine: str, interim: Path) -> None:
-    """Imports and the numba cache load are not part of the measured work (warmed on the data's first 200 rows)."""
+def _tree_cpu() -> float:
+    """CPU seconds (user + system) of this process and its live descendants (Spark's JVM and Python workers)."""
+    total = 0.0
+    for p in (psutil.Process(), *psutil.Process().children(recursive=True)):
+        try:
+            t = p.cpu_times()
+            total += t.user + t.system
+        except psutil.Error:
+            pass
+    return total
+
+
+def _warm_imports(engine: str, interim: Path, work: Path) -> dict:
+    """Imports, the numba cache load and, for Spark, the session (JVM) start and the first Python workers are not
+    part of the measured work (warmed on the data's first 200 rows, like the default engine); returns the cores the
+    engine is given and, for Spark, the seconds of that start."""
     if engine == "pandas":
         import pandas  # noqa: F401
-    elif engine != "spark":
-        from paylab.features import compute_features, online  # noqa: F401
 
-        tables = {n: pl.read_parquet(interim / f"{n}.parquet") for n in ("cards", "users")}
-        compute_features({**tables, "transactions": pl.scan_parquet(interim / "transactions.parquet").head(200)
-                          .collect()})
+        return {"cores": 1}  # pandas groupby-rolling runs on one thread
+    if engine == "spark":
+        from paylab.features import build_features
+        from paylab.features.spark_engine import spark_session
+        from paylab.features.spec import FeatureConfig
+
+        start = time.perf_counter()
+        spark = spark_session(FeatureConfig(spark={"master": "local[*]"}))
+        session_s = time.perf_counter() - start
+        first = subset(interim, 200, work / "spark_warm")
+        build_features(first, work / "spark_warm.parquet", {"engine": "spark", "spark": {"master": "local[*]"}})
+        return {"cores": spark.sparkContext.defaultParallelism, "session_s": session_s,
+                "warm_s": time.perf_counter() - start - session_s}
+    from paylab.features import compute_features, online  # noqa: F401
+
+    tables = {n: pl.read_parquet(interim / f"{n}.parquet") for n in ("cards", "users")}
+    compute_features({**tables, "transactions": pl.scan_parquet(interim / "transactions.parquet").head(200)
+                      .collect()})
+    return {"cores": 1 if engine == "online" else pl.thread_pool_size()}  # online: one transaction at a time
 
 
 def _pandas_windows(interim: Path) -> None:
@@ -141,7 +176,7 @@ def subset(interim: Path, rows: int, out: Path) -> Path:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", choices=SCALES, default="tiny")
-    parser.add_argument("--spark-rows", type=int, default=200_000, help="Spark runs on the first N rows")
+    parser.add_argument("--spark-rows", type=int, default=None, help="Spark runs on the first N rows (default: all)")
     parser.add_argument("--online-rows", type=int, default=20_000)
     parser.add_argument("--measure", help=argparse.SUPPRESS)
     parser.add_argument("--interim", help=argparse.SUPPRESS)
@@ -162,14 +197,18 @@ def main() -> None:
         figures: dict = {"scale": args.scale, "rows": n, "data_source": source}
         for engine in ("polars", "polars_windows", "pandas", "online", "spark"):
             data = interim
-            if engine == "spark" and n > args.spark_rows:
+            if engine == "spark" and args.spark_rows and n > args.spark_rows:
                 data = subset(interim, args.spark_rows, work / "spark_interim")
             r = run_child(engine, data, work / f"{engine}.parquet", args.online_rows)
             rate = r["rows"] / r["seconds"]
             figures[engine] = {"rows": r["rows"], "seconds": round(r["seconds"], 2), "rows_per_s": round(rate),
-                               "peak_mb": round(r["peak_mb"])}
+                               "peak_mb": round(r["peak_mb"]), "cpu_s": round(r["cpu_s"], 1), "cores": r["cores"]}
             line = (f"{engine:15s} {r['rows']:>11,} rows {r['seconds']:8.2f}s {rate:>12,.0f} rows/s "
-                    f"peak {r['peak_mb']:,.0f} MB")
+                    f"peak {r['peak_mb']:,.0f} MB, {r['cpu_s']:.1f} CPU s on {r['cores']} cores")
+            if engine == "spark":
+                figures[engine].update(session_s=round(r["session_s"], 2), warm_s=round(r["warm_s"], 2))
+                line += (f"  (before it, not timed: session start {r['session_s']:.1f}s, warm-up on 200 rows "
+                         f"{r['warm_s']:.1f}s)")
             if engine == "online":
                 figures[engine].update({k: round(r[k], 4) for k in ("p50_ms", "p99_ms", "p99_cpu_ms")})
                 line += (f"  features() of {r['measured']:,} after {r['warm']:,} warm: p50 {r['p50_ms']:.3f} ms, "
@@ -181,6 +220,15 @@ def main() -> None:
         print(f"default engine (all {len(feature_names())} features, "
               f"read + write) / pandas baseline (32 window aggregates): {figures['ratio_engine_vs_baseline']}x; "
               f"same window work: {figures['ratio_windows_vs_baseline']}x", flush=True)
+        spark, default = figures["spark"], figures["polars"]
+        per_core = {e: figures[e]["rows_per_s"] / figures[e]["cores"] for e in ("spark", "polars")}
+        figures["ratio_spark_vs_default_per_core"] = round(per_core["spark"] / per_core["polars"], 3)
+        cold = spark["rows"] / (spark["seconds"] + spark["session_s"]) / spark["cores"]
+        figures["ratio_spark_vs_default_per_core_with_session_start"] = round(cold / per_core["polars"], 3)
+        print(f"spark / default engine, rows/s per core: {per_core['spark']:,.0f} / {per_core['polars']:,.0f} = "
+              f"{figures['ratio_spark_vs_default_per_core']} ({spark['rows']:,} vs {default['rows']:,} rows; cores: "
+              f"Spark defaultParallelism {spark['cores']}, polars thread pool {default['cores']}); counting the "
+              f"session start: {figures['ratio_spark_vs_default_per_core_with_session_start']}", flush=True)
         print(json.dumps(figures))
 
 

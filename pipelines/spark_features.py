@@ -4,8 +4,10 @@
         --interim data/interim --out data/processed/features.parquet [--params params.yaml]
 
 The master given to spark-submit wins; without spark-submit, `features.spark.master` from params.yaml is used.
-The executors run the default engine's code on client partitions: their Python (PYSPARK_PYTHON) needs polars, numba
-and pyarrow (requirements.lock), e.g. a packed venv shipped with --archives.
+The executors run the default engine's code on merchant, MCC and client partitions: their Python (PYSPARK_PYTHON)
+needs paylab itself (--py-files paylab.zip, or installed) and what it imports there: polars, numba, numpy, pyarrow
+and pyspark (requirements.lock), e.g. a packed venv shipped with --archives. With the single-file output (the
+default) the executors write part files next to --out, which the driver merges: that directory must be shared.
 """
 
 from __future__ import annotations

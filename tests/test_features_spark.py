@@ -63,3 +63,20 @@ def test_card_of_two_clients_is_named(spark, tmp_path):
                     ).write_parquet(interim / "transactions.parquet")
     with pytest.raises(ValueError, match=f"card_id: card {card} has transactions of two clients"):
         compute_spark(spark, interim, CFG)
+
+
+def test_merge_sorted_parts_gives_one_file_in_time_order(tmp_path):
+    """Parts each in (timestamp, transaction_id) order, with equal timestamps across parts: one file in that order."""
+    from datetime import datetime, timedelta
+
+    from paylab.features.spark_engine import merge_sorted
+
+    rows = pl.DataFrame({"timestamp": [datetime(2020, 1, 1) + timedelta(seconds=i // 3) for i in range(1000)],
+                         "transaction_id": list(range(1000)), "x": [float(i) for i in range(1000)]})
+    parts = []
+    for k in range(3):
+        part = rows.filter(pl.col("transaction_id") % 3 == k).sample(fraction=1.0, seed=k)
+        parts.append(tmp_path / f"part-{k}.parquet")
+        part.sort("timestamp", "transaction_id").write_parquet(parts[-1], row_group_size=64)
+    merge_sorted(parts, tmp_path / "out.parquet", chunk_rows=100)
+    assert pl.read_parquet(tmp_path / "out.parquet").equals(rows)

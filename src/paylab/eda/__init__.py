@@ -1,7 +1,9 @@
 """EDA and merchant analytics on the interim layer: data quality, merchants, RFM segments, fraud rates,
 and the real-vs-generated marginals table (`marginals_table`).
 
-Pure functions on pandas or polars frames with the DATA.md interim columns; tables come back as pandas.
+Pure functions on pandas or polars frames with the DATA.md interim columns; tables come back as pandas. The merchant
+analytics (volume tables, top merchants, repeat customers, RFM) also take a Spark DataFrame (`eda.engine: spark`,
+`analytics_frame`): they then aggregate in Spark (`paylab.eda.spark`) and finish with the same polars code.
 Plot helpers live in `paylab.eda.plots` (imported on demand: it pulls in matplotlib).
 """
 
@@ -18,7 +20,7 @@ from paylab.eda.fraud_rates import (
     rate_of,
     wilson_interval,
 )
-from paylab.eda.loading import load_interim, load_table, write_json
+from paylab.eda.loading import ENGINES, analytics_frame, load_interim, load_table, write_json
 from paylab.eda.marginals import MARGINAL_COLUMNS, QUANTITY_NAMES, REAL, marginals, marginals_table
 from paylab.eda.merchants import (
     by_channel,
@@ -55,12 +57,14 @@ from paylab.eda.summary import eda_metrics, overview
 
 __all__ = [
     "AMOUNT_BAND_LABELS",
+    "ENGINES",
     "LABELED",
     "MARGINAL_COLUMNS",
     "QUANTITY_NAMES",
     "REAL",
     "RFM_SEGMENT_MAP",
     "SEGMENT_GRID",
+    "analytics_frame",
     "by_channel",
     "by_hour",
     "by_location",

@@ -25,8 +25,18 @@ AMOUNT_BANDS: tuple[tuple[float, str], ...] = (
 AMOUNT_BAND_LABELS = ("refund", *(label for _, label in AMOUNT_BANDS))
 
 
+def is_spark(df: object) -> bool:
+    """Whether `df` is a Spark DataFrame (classic or Connect), told without importing pyspark."""
+    return type(df).__module__.startswith("pyspark.")
+
+
 def lazy(df: Frame) -> pl.LazyFrame:
     """Any supported frame as a polars LazyFrame (pandas is converted once, without its index)."""
+    if is_spark(df):
+        raise TypeError(
+            "got a Spark DataFrame: only the merchant analytics (volume tables, top merchants, repeat customers, "
+            "RFM) run on Spark (paylab.eda.spark); pass the polars transactions here"
+        )
     if isinstance(df, pl.LazyFrame):
         return df
     if isinstance(df, pl.DataFrame):

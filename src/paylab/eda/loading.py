@@ -1,4 +1,5 @@
-"""Read the interim layer for EDA (polars, low-cardinality strings as categoricals) and write metrics JSON."""
+"""Read the interim layer for EDA (polars, low-cardinality strings as categoricals; or Spark for the merchant
+analytics with `eda.engine: spark`) and write metrics JSON."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import numpy as np
 import polars as pl
 
 INTERIM_TABLES = ("transactions", "cards", "users", "mcc")
+ENGINES = ("polars", "spark")  # params.yaml eda.engine
 # String columns stored as categoricals: a few bytes per row instead of a string each (13M rows).
 CATEGORICAL = ("channel", "merchant_city", "merchant_state", "zip", "errors", "label")
 
@@ -42,6 +44,26 @@ def load_interim(
         if name == "transactions" or path.exists():
             out[name] = load_table(path, transaction_columns if name == "transactions" else None)
     return out
+
+
+def analytics_frame(
+    interim_dir: str | Path, engine: str = "polars", spark: Any = None, tx: pl.DataFrame | None = None
+) -> Any:
+    """The transactions the merchant analytics (`paylab.eda.merchants`, `paylab.eda.segments`) run on, by `engine`:
+
+    - `polars`: `tx` when given, else interim transactions.parquet read with `load_table`;
+    - `spark`: interim transactions.parquet as a Spark DataFrame; `spark` is a SparkSession or the `eda.spark`
+      params (master, driver_memory, shuffle_partitions) to build one from.
+    """
+    if engine not in ENGINES:
+        raise ValueError(f"params.yaml eda.engine must be one of {ENGINES}, got {engine!r}")
+    if engine == "polars":
+        return tx if tx is not None else load_table(Path(interim_dir) / "transactions.parquet")
+    from paylab.eda import spark as eda_spark
+
+    if spark is None or isinstance(spark, Mapping):
+        spark = eda_spark.session(spark)
+    return eda_spark.read_transactions(spark, interim_dir)
 
 
 def _clean(value: Any) -> Any:

@@ -1,7 +1,9 @@
 """Merchant analytics: where sales volume comes from, concentration, and repeat customers.
 
 Sales volume is the sum of positive amounts (purchases); refunds (negative amounts) are reported apart
-and `net_volume` = sales - refunds. Every function takes the interim transactions (pandas or polars).
+and `net_volume` = sales - refunds. Every function takes the interim transactions (pandas or polars), or a Spark
+DataFrame of them (`eda.engine: spark`): then the group-bys run in Spark (`paylab.eda.spark`) and the small
+aggregated result goes through the same polars post-processing (shares, ratios, sorting, ranking, modes) as here.
 """
 
 from __future__ import annotations
@@ -11,9 +13,11 @@ from collections.abc import Iterable
 import pandas as pd
 import polars as pl
 
-from paylab.eda.frames import WEEKDAYS, Frame, add_mcc_description, as_list, collect, lazy, with_dims
+from paylab.eda.frames import WEEKDAYS, Frame, add_mcc_description, as_list, collect, is_spark, lazy, with_dims
 
 _AMOUNT = pl.col("amount")
+# a top merchant's main MCC, city and state: the modes of these columns over its rows
+MAIN_COLUMNS = ("mcc", "merchant_city", "merchant_state")
 
 
 def _volume_aggs() -> list[pl.Expr]:
@@ -26,17 +30,25 @@ def _volume_aggs() -> list[pl.Expr]:
     ]
 
 
+def _spark():
+    from paylab.eda import spark
+
+    return spark
+
+
+def _volume_groups(tx: Frame, by: list[str]) -> pl.LazyFrame:
+    """by..., n_transactions, n_purchases, sales_volume, refund_volume, n_clients (Spark or polars group-by)."""
+    if is_spark(tx):
+        return _spark().volume_groups(tx, by).lazy()
+    return with_dims(lazy(tx), by).group_by(by).agg(_volume_aggs())
+
+
 def _volume_lazy(tx: Frame, by: list[str]) -> pl.LazyFrame:
-    return (
-        with_dims(lazy(tx), by)
-        .group_by(by)
-        .agg(_volume_aggs())
-        .with_columns(
-            net_volume=pl.col("sales_volume") - pl.col("refund_volume"),
-            avg_ticket=pl.col("sales_volume") / pl.col("n_purchases").cast(pl.Float64),
-            volume_share=pl.col("sales_volume") / pl.col("sales_volume").sum(),
-            count_share=pl.col("n_transactions") / pl.col("n_transactions").sum(),
-        )
+    return _volume_groups(tx, by).with_columns(
+        net_volume=pl.col("sales_volume") - pl.col("refund_volume"),
+        avg_ticket=pl.col("sales_volume") / pl.col("n_purchases").cast(pl.Float64),
+        volume_share=pl.col("sales_volume") / pl.col("sales_volume").sum(),
+        count_share=pl.col("n_transactions") / pl.col("n_transactions").sum(),
     )
 
 
@@ -61,9 +73,11 @@ def by_merchant(tx: Frame) -> pd.DataFrame:
 
 def by_mcc(tx: Frame, mcc: Frame | None = None) -> pd.DataFrame:
     """Volume per MCC with its description (from mcc.parquet) and number of merchants, largest first."""
-    lf = _volume_lazy(tx, ["mcc"]).join(
-        lazy(tx).group_by("mcc").agg(pl.col("merchant_id").n_unique().alias("n_merchants")), on="mcc"
-    )
+    if is_spark(tx):
+        merchants = _spark().merchants_per_mcc(tx).lazy()
+    else:
+        merchants = lazy(tx).group_by("mcc").agg(pl.col("merchant_id").n_unique().alias("n_merchants"))
+    lf = _volume_lazy(tx, ["mcc"]).join(merchants, on="mcc")
     lf = add_mcc_description(lf, mcc).sort("sales_volume", descending=True)
     out = collect(lf)
     first = ["mcc", "description", "n_merchants"]
@@ -105,26 +119,39 @@ def hour_weekday_matrix(tx: Frame, value: str = "n_transactions") -> pd.DataFram
     return wide
 
 
+def _value_counts(tx: Frame, merchant_ids: pl.DataFrame) -> pl.LazyFrame:
+    """Rows per (merchant_id, mcc, merchant_city, merchant_state) of the given merchants (cities, states as str)."""
+    if is_spark(tx):
+        return _spark().value_counts(tx, merchant_ids["merchant_id"].to_list(), list(MAIN_COLUMNS)).lazy()
+    return (
+        lazy(tx)
+        .join(merchant_ids.lazy(), on="merchant_id", how="semi")
+        .group_by("merchant_id", "mcc", *(pl.col(c).cast(pl.String) for c in MAIN_COLUMNS[1:]))
+        .agg(pl.len().alias("n"))
+    )
+
+
+def _main_values(counts: pl.LazyFrame) -> pl.LazyFrame:
+    """Per merchant the mode of each of MAIN_COLUMNS (ties: the smallest value; the state's mode ignores nulls)."""
+    main = counts.select("merchant_id").unique()
+    for col in MAIN_COLUMNS:
+        per_value = counts.group_by("merchant_id", col).agg(pl.col("n").sum())
+        if col == "merchant_state":
+            per_value = per_value.drop_nulls(col)
+        mode = (
+            per_value.filter(pl.col("n") == pl.col("n").max().over("merchant_id"))
+            .group_by("merchant_id")
+            .agg(pl.col(col).min())
+        )
+        main = main.join(mode, on="merchant_id", how="left")
+    return main
+
+
 def top_merchants(tx: Frame, n: int = 15, mcc: Frame | None = None, by: str = "sales_volume") -> pd.DataFrame:
     """The `n` largest merchants by `by`, with their main MCC (+ description) and main city."""
-    lf = lazy(tx)
-    top = _volume_lazy(tx, ["merchant_id"]).sort(by, descending=True, nulls_last=True).head(n)
-    main = (
-        lf.join(top.select("merchant_id"), on="merchant_id", how="semi")
-        .group_by("merchant_id")
-        .agg(
-            pl.col("mcc").mode().sort().first().alias("mcc"),
-            pl.col("merchant_city").cast(pl.String).mode().sort().first().alias("merchant_city"),
-            pl.col("merchant_state")
-            .cast(pl.String)
-            .drop_nulls()
-            .mode()
-            .sort()
-            .first()
-            .alias("merchant_state"),
-        )
-    )
-    lf = add_mcc_description(top.join(main, on="merchant_id", how="left"), mcc)
+    top = _volume_lazy(tx, ["merchant_id"]).sort(by, descending=True, nulls_last=True).head(n).collect()
+    main = _main_values(_value_counts(tx, top.select("merchant_id")))
+    lf = add_mcc_description(top.lazy().join(main, on="merchant_id", how="left"), mcc)
     out = collect(lf.sort(by, descending=True))
     out.insert(0, "rank", range(1, len(out) + 1))
     first = ["rank", "merchant_id", "mcc", "description", "merchant_city", "merchant_state"]
@@ -147,11 +174,23 @@ def volume_concentration(
     }
 
 
-def _pairs(tx: Frame, purchases_only: bool) -> pl.LazyFrame:
+def _repeat_groups(tx: Frame, purchases_only: bool, min_transactions: int) -> pl.LazyFrame:
+    """Per merchant: n_customers, n_repeat_customers, n_transactions (Spark or polars group-bys)."""
+    if is_spark(tx):
+        return _spark().repeat_groups(tx, purchases_only, min_transactions).lazy()
     lf = lazy(tx)
     if purchases_only:
         lf = lf.filter(_AMOUNT > 0)
-    return lf.group_by(["merchant_id", "client_id"]).agg(pl.len().alias("n"))
+    return (
+        lf.group_by(["merchant_id", "client_id"])
+        .agg(pl.len().alias("n"))
+        .group_by("merchant_id")
+        .agg(
+            pl.len().alias("n_customers"),
+            (pl.col("n") >= min_transactions).sum().alias("n_repeat_customers"),
+            pl.col("n").sum().alias("n_transactions"),
+        )
+    )
 
 
 def repeat_customers(tx: Frame, *, purchases_only: bool = True, min_transactions: int = 2) -> pd.DataFrame:
@@ -161,13 +200,7 @@ def repeat_customers(tx: Frame, *, purchases_only: bool = True, min_transactions
     Sorted by n_customers, largest first.
     """
     lf = (
-        _pairs(tx, purchases_only)
-        .group_by("merchant_id")
-        .agg(
-            pl.len().alias("n_customers"),
-            (pl.col("n") >= min_transactions).sum().alias("n_repeat_customers"),
-            pl.col("n").sum().alias("n_transactions"),
-        )
+        _repeat_groups(tx, purchases_only, min_transactions)
         .with_columns(repeat_share=pl.col("n_repeat_customers") / pl.col("n_customers"))
         .sort(["n_customers", "merchant_id"], descending=[True, False])
     )
@@ -180,8 +213,8 @@ def repeat_customer_share(tx: Frame, *, purchases_only: bool = True, min_transac
     Equals the per-merchant repeat_share averaged with weights n_customers.
     """
     stats = (
-        _pairs(tx, purchases_only)
-        .select(pl.len().alias("pairs"), (pl.col("n") >= min_transactions).sum().alias("repeat"))
+        _repeat_groups(tx, purchases_only, min_transactions)
+        .select(pl.col("n_customers").sum().alias("pairs"), pl.col("n_repeat_customers").sum().alias("repeat"))
         .collect()
         .row(0, named=True)
     )

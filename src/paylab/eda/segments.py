@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import polars as pl
 
-from paylab.eda.frames import Frame, lazy
+from paylab.eda.frames import Frame, is_spark, lazy
 
 # The widely used RFM segment map on (R score, F score), both 1..5.
 RFM_SEGMENT_MAP: dict[str, str] = {
@@ -57,19 +57,16 @@ def _segment_grid() -> dict[str, str]:
 SEGMENT_GRID = _segment_grid()
 
 
-def rfm_table(tx: Frame, as_of: datetime | None = None) -> pd.DataFrame:
-    """Per client: last_purchase, recency_days, frequency (purchases), monetary (sum of purchases).
+def _rfm_groups(tx: Frame) -> tuple[pl.LazyFrame, datetime | None]:
+    """Per client over purchases: last_purchase, frequency, monetary; and the last timestamp of all of `tx`."""
+    if is_spark(tx):
+        from paylab.eda import spark
 
-    `as_of` defaults to one day after the last transaction in `tx` (the snapshot date).
-    Clients with no purchase are left out.
-    """
+        groups, last = spark.rfm_groups(tx)
+        return groups.lazy(), last
     lf = lazy(tx)
-    if as_of is None:
-        last = lf.select(pl.col("timestamp").max()).collect().item()
-        if last is None:
-            raise ValueError("transactions: empty 'timestamp', cannot set the RFM snapshot date")
-        as_of = last + timedelta(days=1)
-    out = (
+    last = lf.select(pl.col("timestamp").max()).collect().item()
+    groups = (
         lf.filter(pl.col("amount") > 0)
         .group_by("client_id")
         .agg(
@@ -77,7 +74,23 @@ def rfm_table(tx: Frame, as_of: datetime | None = None) -> pd.DataFrame:
             pl.len().alias("frequency"),
             pl.col("amount").sum().alias("monetary"),
         )
-        .with_columns(
+    )
+    return groups, last
+
+
+def rfm_table(tx: Frame, as_of: datetime | None = None) -> pd.DataFrame:
+    """Per client: last_purchase, recency_days, frequency (purchases), monetary (sum of purchases).
+
+    `as_of` defaults to one day after the last transaction in `tx` (the snapshot date).
+    Clients with no purchase are left out. `tx` may be a Spark DataFrame (the group-by then runs in Spark).
+    """
+    groups, last = _rfm_groups(tx)
+    if as_of is None:
+        if last is None:
+            raise ValueError("transactions: empty 'timestamp', cannot set the RFM snapshot date")
+        as_of = last + timedelta(days=1)
+    out = (
+        groups.with_columns(
             recency_days=(pl.lit(as_of).cast(pl.Datetime("us")) - pl.col("last_purchase")).dt.total_seconds()
             / 86400.0
         )

@@ -11,7 +11,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from paylab.features import polars_engine
-from paylab.features.spec import KEY_COLUMNS, FeatureConfig, feature_list, ratio_specs
+from paylab.features.spec import (
+    KEY_COLUMNS,
+    RISK_ENTITIES,
+    RISK_STATS,
+    FeatureConfig,
+    feature_list,
+    ratio_specs,
+    risk_name,
+)
 
 POLARS_TYPES = {"f64": pl.Float64, "i64": pl.Int64, "bool": pl.Boolean, "str": pl.String}
 TABLES = ("transactions", "cards", "users")
@@ -41,9 +49,17 @@ def output_columns(cfg: FeatureConfig) -> list[str]:
     return [*KEY_COLUMNS, *(f.name for f in feature_list(cfg))]
 
 
-def compute(tables: dict[str, pl.DataFrame], cfg: FeatureConfig) -> pl.DataFrame:
-    """All features in memory (tests, notebooks, small data)."""
-    frame = pl.concat([conform(b, cfg) for b in polars_engine.blocks(tables, cfg)], how="horizontal")
+def compute(tables: dict[str, pl.DataFrame], cfg: FeatureConfig,
+            risk_entities: Iterable[str] = tuple(RISK_ENTITIES)) -> pl.DataFrame:
+    """All features in memory (tests, notebooks, small data, one Spark partition). The merchant / MCC risk of an
+    entity not in `risk_entities` is taken from the transactions' own columns of that name (the Spark engine
+    computes it on merchant / MCC partitions before the client partitions)."""
+    tx = polars_engine.prepare(tables["transactions"])
+    risk_entities = tuple(risk_entities)
+    given = [risk_name(e, stat, w) for e, w, _ in cfg.risk_specs() if e in RISK_ENTITIES and e not in risk_entities
+             for stat in RISK_STATS]
+    parts = [*polars_engine.blocks({**tables, "transactions": tx}, cfg, risk_entities), tx.select(given)]
+    frame = pl.concat([conform(b, cfg) for b in parts], how="horizontal")
     ratios = conform(polars_engine.ratio_block(frame, cfg), cfg)
     return frame.hstack(ratios).select(output_columns(cfg))
 

@@ -67,14 +67,16 @@ class Context:
         return self._codes[col]
 
 
-def blocks(tables: dict[str, pl.DataFrame], cfg: FeatureConfig) -> Iterator[Block]:
-    """Feature blocks, each one column set for every transaction in (timestamp, transaction_id) order."""
+def blocks(tables: dict[str, pl.DataFrame], cfg: FeatureConfig,
+           risk_entities: Iterable[str] = tuple(RISK_ENTITIES)) -> Iterator[Block]:
+    """Feature blocks, each one column set for every transaction in (timestamp, transaction_id) order; the merchant /
+    MCC risk of `risk_entities` only (the Spark engine computes them on merchant and MCC partitions)."""
     ctx = Context(prepare(tables["transactions"]), cfg)
     yield ctx.tx.select(KEY_COLUMNS)
     yield row_block(ctx.tx, cfg)
     yield from client_blocks(ctx)
     yield attribute_block(ctx.tx, tables["cards"], tables["users"], cfg)
-    yield from risk_blocks(ctx, RISK_ENTITIES)
+    yield from risk_blocks(ctx, risk_entities)
 
 
 def client_blocks(ctx: Context) -> Iterator[Block]:
