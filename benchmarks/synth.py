@@ -11,27 +11,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
+import os
 import sys
 import tempfile
 from pathlib import Path
 
-import psutil
+from pipeline import run_measured  # benchmarks/pipeline.py: a command's wall time and its process tree's peak RSS
 
 from paylab import eda
 from paylab.eda.marginals import MARGINAL_COLUMNS
-from paylab.resources import Cost
 
 PAYLAB = [sys.executable, "-m", "paylab.cli"]
 GOALS = {"kaggle": {"seconds": 180, "peak_mb": 9 * 1024}}  # issue: kaggle scale within 3 minutes and 9 GB
-
-
-def _measured(cmd: list[str]) -> Cost:
-    proc = psutil.Popen(cmd, stdout=subprocess.DEVNULL)
-    with Cost(process=proc) as cost:
-        if proc.wait():
-            raise SystemExit(f"{' '.join(cmd)} failed with exit code {proc.returncode}")
-    return cost
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -43,12 +34,14 @@ def main(argv: list[str] | None = None) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(args.workdir or tmp)
         raw, interim = work / "raw", work / "interim"
-        synth = _measured([*PAYLAB, "synth", "--scale", args.scale, "--seed", str(args.seed), "--out", str(raw),
-                           "--quiet"])
-        print(f"synth {args.scale}: {synth.seconds:.1f} s, peak {synth.peak_mb:,.0f} MB")
-        ingest = _measured([*PAYLAB, "ingest", "--raw", str(raw), "--out", str(interim),
-                            "--metrics", str(work / "ingest.json")])
-        print(f"ingest: {ingest.seconds:.1f} s, peak {ingest.peak_mb:,.0f} MB")
+        work.mkdir(parents=True, exist_ok=True)
+        with open(work / "benchmark.log", "w") as log:
+            synth = run_measured([*PAYLAB, "synth", "--scale", args.scale, "--seed", str(args.seed), "--out",
+                                  str(raw), "--quiet"], work, dict(os.environ), log)
+            print(f"synth {args.scale}: {synth['seconds']:.1f} s, peak {synth['peak_mb']:,} MB")
+            ingest = run_measured([*PAYLAB, "ingest", "--raw", str(raw), "--out", str(interim), "--metrics",
+                                   str(work / "ingest.json")], work, dict(os.environ), log)
+            print(f"ingest: {ingest['seconds']:.1f} s, peak {ingest['peak_mb']:,} MB")
         tx = eda.load_interim(interim, tables=["transactions"], transaction_columns=MARGINAL_COLUMNS)["transactions"]
         table = eda.marginals_table(tx)
         print(table.to_string())
@@ -56,14 +49,14 @@ def main(argv: list[str] | None = None) -> dict:
     goal = GOALS.get(args.scale, {})
     result = {
         "scale": args.scale, "seed": args.seed, "transactions": manifest["transactions"],
-        "synth_seconds": round(synth.seconds, 1), "synth_peak_mb": round(synth.peak_mb),
-        "ingest_seconds": round(ingest.seconds, 1), "ingest_peak_mb": round(ingest.peak_mb),
+        "synth_seconds": synth["seconds"], "synth_peak_mb": synth["peak_mb"],
+        "ingest_seconds": ingest["seconds"], "ingest_peak_mb": ingest["peak_mb"],
         "marginals_within": int(table["within"].sum()), "marginals": len(table),
         "generated": {k: round(float(v), 6) for k, v in table["generated"].items()},
         "fraud_rows_by_scenario": manifest["fraud_rows_by_scenario"], "reissued_cards": manifest["reissued_cards"],
     }
     if goal:
-        result["within_goals"] = synth.seconds <= goal["seconds"] and synth.peak_mb <= goal["peak_mb"]
+        result["within_goals"] = synth["seconds"] <= goal["seconds"] and synth["peak_mb"] <= goal["peak_mb"]
     print(json.dumps(result))
     return result
 

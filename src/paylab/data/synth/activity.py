@@ -218,11 +218,8 @@ class ActivityGenerator:
                     cand = self.m_foreign
             else:
                 cand = self.m_by_city[place]
-            out[idx] = self.popular_open(cand, day[idx])
+            out[idx] = pick_open(self.rng, cand, day[idx], self.pop.merchants)
         return out
-
-    def popular_open(self, cand: np.ndarray, day: np.ndarray) -> np.ndarray:
-        return pick_open(self.rng, cand, day, self.pop.merchants)
 
     def _sessions(self, u: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Minute of each payment, its session number and each session's day: sessions arrive as a Poisson process
