@@ -305,7 +305,6 @@ class FraudInjector:
         reissued (new rows in pop.cards)."""
         rng = self.rng
         legit = legit.reset_index(drop=True)
-        legit["fraud_probability"] = 0.0
         self._index(legit)
         years = self.scale.days.year.to_numpy()[self.minute // DAY]
         in_person_us = (self.channel != ONLINE) & (self.city[self.merchant] >= 0)
@@ -324,7 +323,6 @@ class FraudInjector:
                 if name == "first_party":
                     hit = self.first_party(rows, int(rng.poisson(goal)))
                     legit.loc[hit, "scenario"] = name
-                    legit.loc[hit, "fraud_probability"] = FIRST_PARTY_REPORTED / DETECTION  # x DETECTION below
                     continue
                 made = 0
                 for _ in range(int(10 * goal) + 50):  # bounded: an episode may be cut to nothing
@@ -342,13 +340,14 @@ class FraudInjector:
                         episodes.append(part)
                         made += len(part["minute"])
         fraud = pd.DataFrame({k: np.concatenate([e[k] for e in episodes]) for k in episodes[0]}) if episodes \
-            else legit.iloc[:0].drop(columns="fraud_probability")
-        fraud["fraud_probability"] = 1.0
+            else legit.iloc[:0]
         fraud = fraud[fraud["minute"].to_numpy() < self._block_minute(fraud["card_row"].to_numpy())]
         legit["card_row"] = self.card
         legit = self._between_cards(legit)
         tx = pd.concat([legit, fraud], ignore_index=True)
-        tx["fraud_probability"] *= np.where(tx["scenario"] == LEGIT, 1.0, DETECTION)
+        scenario = tx["scenario"].to_numpy()
+        tx["fraud_probability"] = np.select([scenario == LEGIT, scenario == "first_party"],
+                                            [0.0, FIRST_PARTY_REPORTED], DETECTION)
         return tx
 
     def _block_minute(self, card: np.ndarray) -> np.ndarray:
