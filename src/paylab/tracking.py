@@ -74,3 +74,30 @@ def attach(module: str, run_id: str = "", root: Path | None = None, stage: str |
     run = mlflow.start_run(run_name=stage or module)
     mlflow.set_tags({"git_commit": git_commit(root), "stage": stage or module, "interactive": "true"})
     return run
+
+
+def register_model(name: str, python_model, *, artifacts: dict[str, str] | None = None, input_example=None,
+                   metrics: dict[str, float] | None = None, alias: str = "champion", pip_requirements=None) -> int:
+    """Log `python_model` (an mlflow.pyfunc.PythonModel instance, or a models-from-code file path) as a pyfunc into
+    the active run, register it as `name` and move `alias` to the new version; returns the version number.
+
+    For modules whose newest model always serves (anomaly, recsys, churn, credit, quant). The fraud service has its
+    own promotion rule (`paylab.fraud.registry`)."""
+    import io
+    from contextlib import redirect_stderr
+
+    import mlflow
+
+    if mlflow.active_run() is None:
+        raise RuntimeError(f"register_model({name!r}): no active MLflow run (use tracking.attach or stage_run)")
+    if metrics:
+        mlflow.log_metrics({k: float(v) for k, v in metrics.items()})
+    with redirect_stderr(io.StringIO()):  # MLflow prints "Successfully registered ..." there; failures raise
+        info = mlflow.pyfunc.log_model(name=name, python_model=python_model, artifacts=artifacts,
+                                       input_example=input_example, registered_model_name=name,
+                                       pip_requirements=pip_requirements)
+    version = int(info.registered_model_version)
+    client = mlflow.MlflowClient()
+    client.set_model_version_tag(name, str(version), "git_commit", git_commit())
+    client.set_registered_model_alias(name, alias, str(version))
+    return version

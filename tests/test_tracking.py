@@ -1,0 +1,29 @@
+"""The shared MLflow registration helper."""
+
+from __future__ import annotations
+
+import mlflow
+import pandas as pd
+import pytest
+
+from paylab import tracking
+
+
+class _Sum(mlflow.pyfunc.PythonModel):
+    def predict(self, context, model_input, params=None):
+        return model_input.sum(axis=1)
+
+
+def test_register_model_moves_the_alias_to_each_new_version(tmp_path, monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlflow.db")
+    example = pd.DataFrame({"a": [1.0], "b": [2.0]})
+    with pytest.raises(RuntimeError, match="no active MLflow run"):
+        tracking.register_model("demo", _Sum(), input_example=example)
+    versions = []
+    for _ in range(2):
+        with tracking.stage_run("demo", root=tmp_path):
+            versions.append(tracking.register_model("demo", _Sum(), input_example=example, metrics={"auc": 0.7}))
+    assert versions == [1, 2]
+    alias = mlflow.MlflowClient().get_model_version_by_alias("demo", "champion")
+    assert alias.version == "2"
+    assert mlflow.pyfunc.load_model("models:/demo@champion").predict(example).tolist() == [3.0]
