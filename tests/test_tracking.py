@@ -25,5 +25,5 @@ def test_register_model_moves_the_alias_to_each_new_version(tmp_path, monkeypatc
             versions.append(tracking.register_model("demo", _Sum(), input_example=example, metrics={"auc": 0.7}))
     assert versions == [1, 2]
     alias = mlflow.MlflowClient().get_model_version_by_alias("demo", "champion")
-    assert alias.version == "2"
+    assert int(alias.version) == 2
     assert mlflow.pyfunc.load_model("models:/demo@champion").predict(example).tolist() == [3.0]
