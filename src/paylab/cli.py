@@ -46,6 +46,21 @@ def _features(args: argparse.Namespace) -> None:
     build_features(Path(args.interim), Path(args.out), params)
 
 
+def _credit_fit(args: argparse.Namespace) -> None:
+    from paylab.credit.fit import fit_table, read_table
+
+    path = Path(args.data)
+    metrics = fit_table(read_table(path), args.target, Path(args.out), bad_value=args.bad_value, seed=args.seed,
+                        source=str(path))
+    print(f"{metrics['n_rows']} rows, {metrics['n_bad']} bad; holdout {metrics['n_holdout']} rows "
+          f"({metrics['score_direction']}); features: {', '.join(metrics['features'])}")
+    for name, m in metrics["models"].items():
+        print(f"{name:10s} " + "  ".join(f"{k.upper() if k != 'roc_auc' else 'AUC'} {m[k]:.3f} "
+                                         f"[{m[k + '_ci_low']:.3f}, {m[k + '_ci_high']:.3f}]"
+                                         for k in ("roc_auc", "gini", "ks")))
+    print(f"wrote {args.out}/points.csv, cutoffs.csv, metrics.json")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="paylab", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -70,6 +85,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--params", default=None, help="params.yaml to read (default: the project's)")
     p.add_argument("--engine", default=None, help="override features.engine")
     p.set_defaults(func=_features)
+
+    credit = sub.add_parser("credit", help="credit scoring on any table").add_subparsers(dest="credit_command",
+                                                                                           required=True)
+    p = credit.add_parser("fit", help="fit the WoE scorecard and the monotone GBM on a stratified holdout")
+    p.add_argument("--data", required=True, help="CSV with a header")
+    p.add_argument("--target", required=True, help="the binary target column")
+    p.add_argument("--bad-value", default=None, help="the target value meaning bad (default: 1 / True)")
+    p.add_argument("--out", required=True, help="directory for points.csv, cutoffs.csv, metrics.json")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_credit_fit)
     return parser
 
 

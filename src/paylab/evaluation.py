@@ -428,13 +428,16 @@ class _RankedScore:
                 out[name] = NAN
             elif name == "average_precision":  # sum over thresholds of (recall step) x precision, as sklearn
                 out[name] = float(np.sum(np.diff(np.r_[0.0, tp]) / pos * tp / np.maximum(tp + fp, 1e-300)))
-            elif name == "roc_auc":
-                out[name] = float(np.trapezoid(np.r_[0.0, tp / pos], np.r_[0.0, fp / neg]))
+            elif name in ("roc_auc", "gini"):
+                auc = float(np.trapezoid(np.r_[0.0, tp / pos], np.r_[0.0, fp / neg]))
+                out[name] = auc if name == "roc_auc" else 2.0 * auc - 1.0
+            elif name == "ks":
+                out[name] = float(np.max(np.abs(tp / pos - fp / neg)))
             elif (fpr := _fpr_of(name)) is not None:
                 ok = fp / neg <= fpr + 1e-12
                 out[name] = float(np.r_[0.0, tp[ok] / pos].max())
             else:
-                raise ValueError(f"no bootstrap for metric {name!r} (known: roc_auc, average_precision, "
+                raise ValueError(f"no bootstrap for metric {name!r} (known: roc_auc, gini, ks, average_precision, "
                                  f"recall_at_fpr_<x>pct)")
         return out
 
@@ -519,3 +522,28 @@ def paired_ratio(point_a: float, point_b: float, reps_a, reps_b, level: float = 
     ratio = np.asarray(reps_a, dtype=float) / np.where(b > 0, b, np.nan)
     low, high = _interval(ratio, level)
     return {"ratio": float(point_a / point_b) if point_b else NAN, "ci_low": low, "ci_high": high}
+
+
+# ---------------------------------------------------------------- population stability
+PSI_BANDS = (0.1, 0.25)  # < 0.1 stable, 0.1-0.25 moderate shift, >= 0.25 significant shift (the industry rule)
+
+
+def psi(reference, current, bins: int = 10) -> float:
+    """Population stability index of `current` against `reference`, on the reference's quantile bins (deciles by
+    default): sum over bins of (cur% - ref%) * ln(cur% / ref%). Empty shares are floored at 1e-4; NaNs are left out."""
+    ref = np.asarray(reference, dtype=float)
+    cur = np.asarray(current, dtype=float)
+    ref, cur = ref[np.isfinite(ref)], cur[np.isfinite(cur)]
+    if not ref.size or not cur.size:
+        raise ValueError(f"psi needs values in both samples (reference {ref.size}, current {cur.size})")
+    edges = np.unique(np.quantile(ref, np.linspace(0, 1, bins + 1))[1:-1])
+    ref_share = np.bincount(np.searchsorted(edges, ref, side="right"), minlength=edges.size + 1) / ref.size
+    cur_share = np.bincount(np.searchsorted(edges, cur, side="right"), minlength=edges.size + 1) / cur.size
+    ref_share, cur_share = np.maximum(ref_share, 1e-4), np.maximum(cur_share, 1e-4)
+    return float(np.sum((cur_share - ref_share) * np.log(cur_share / ref_share)))
+
+
+def psi_band(value: float) -> str:
+    """'stable' (< 0.1), 'moderate shift' (0.1-0.25) or 'significant shift' (>= 0.25)."""
+    low, high = PSI_BANDS
+    return "stable" if value < low else "moderate shift" if value < high else "significant shift"
