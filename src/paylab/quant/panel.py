@@ -70,7 +70,8 @@ def validate(frame: pd.DataFrame, source: str = "prices") -> pd.DataFrame:
             row = out.loc[nonpos].iloc[0]
             kind = "negative" if col == "volume" else "non-positive"
             raise ValueError(f"{source}: column {col!r} has {int(nonpos.sum())} {kind} value(s), e.g. "
-                             f"{values[nonpos].iloc[0]!r} on {row['date']:%Y-%m-%d} for ticker {row['ticker']!r}")
+                             f"{float(values[nonpos].iloc[0]):g} on {row['date']:%Y-%m-%d} for ticker "
+                             f"{row['ticker']!r}")
         out[col] = values.astype(float)
     dup = out.duplicated(["date", "ticker"], keep=False)
     if dup.any():
