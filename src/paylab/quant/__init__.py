@@ -2,8 +2,9 @@
 cost-aware backtest.
 
     panel = load_prices("prices.parquet")              # long (date, ticker, open, high, low, close, volume)
-    data = build_dataset(panel, windows, horizons)     # factors (past only, cross-sectionally ranked) + labels
-    pred = walk_forward(data, ...)                     # embargoed, retrained every M days
+    data, names = build_dataset(panel, windows, horizons)  # factors (past only, ranked per date) + labels
+    wf = walk_forward(data, names, horizon)            # embargoed, retrained every M dates
+    res = pipeline.run(panel, params, oracle)          # all of it, with IC, backtests and intervals
 """
 
 from paylab.quant.backtest import backtest, performance

@@ -33,7 +33,8 @@ def label_name(horizon: int) -> str:
 
 def build_dataset(panel: pd.DataFrame, windows: Sequence[int] = (5, 10, 20, 60), horizons: Sequence[int] = (1, 5, 20),
                   label_price: str = "close", normalise: str = "rank") -> tuple[pd.DataFrame, list[str]]:
-    """(frame of date, ticker, normalised factors, raw factors are not kept, labels; the factor names)."""
+    """(one frame of date, ticker, the per-date normalised factors and the raw forward-return labels; the factor
+    names)."""
     raw = compute_factors(panel, windows)
     names = [c for c in raw.columns if c not in ("date", "ticker")]
     data = cross_sectional(raw, names, normalise)
