@@ -112,7 +112,7 @@ def test_pipeline_benchmark_dvc_repro_and_a_sweep_on_tiny_data(tmp_path):
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:] + (log.read_text()[-3000:] if log.exists()
                                                                            else "")
     bench = json.loads(run.stdout.strip().splitlines()[-1])  # a benchmark's last line is one JSON object
-    assert list(bench["stages"]) == ["data", "ingest", "eda", "features", "fraud", "credit", "report"]
+    assert list(bench["stages"]) == ["data", "ingest", "eda", "features", "fraud", "credit", "quant", "report"]
     assert all(s["seconds"] > 0 and s["peak_mb"] > 50 for s in bench["stages"].values())
     assert bench["total_seconds"] == pytest.approx(sum(s["seconds"] for s in bench["stages"].values()), abs=0.5)
     root = tmp_path / "paylab"
@@ -144,6 +144,10 @@ def test_pipeline_benchmark_dvc_repro_and_a_sweep_on_tiny_data(tmp_path):
     assert {"model", "baseline", "oracle", "differences", "psi", "cutoff", "limits"} <= set(credit)
     assert credit["model"]["name"] in ("scorecard", "gbm") and credit["model"]["n"] == credit["oracle"]["n"] > 0
     assert credit["model"]["roc_auc_ci_low"] <= credit["model"]["roc_auc"] <= credit["model"]["roc_auc_ci_high"]
+    quant = json.loads((root / "reports" / "metrics" / "quant.json").read_text())
+    assert {"model", "baseline", "oracle", "differences"} <= set(quant) and quant["registry"]["alias"] == "champion"
+    assert quant["oracle"]["rank_ic_ci_low"] <= quant["oracle"]["rank_ic"] <= quant["oracle"]["rank_ic_ci_high"]
+    assert (root / "reports" / "plots" / "quant_equity.csv").stat().st_size > 0
     index = (root / "reports" / "index.html").read_text()
     assert "01_eda" in index and "ingest" in index and "03_fraud" in index
     assert (root / "mlflow.db").exists()

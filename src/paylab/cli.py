@@ -61,6 +61,15 @@ def _credit_fit(args: argparse.Namespace) -> None:
     print(f"wrote {args.out}/points.csv, cutoffs.csv, metrics.json")
 
 
+def _quant_evaluate(args: argparse.Namespace) -> None:
+    from paylab.quant.evaluate import evaluate, format_summary
+
+    params = _project_params()
+    summary = evaluate(args.prices, args.out, params.get("quant", {}), seed=params.get("seed", 0))
+    print(format_summary(summary))
+    print(f"written to {args.out}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="paylab", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -95,6 +104,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="directory for points.csv, cutoffs.csv, metrics.json")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_credit_fit)
+    p = sub.add_parser("quant", help="quant signals on daily prices")
+    qsub = p.add_subparsers(dest="quant_command", required=True)
+    q = qsub.add_parser("evaluate", help="factors, walk-forward LightGBM and a backtest with costs on price files")
+    q.add_argument("--prices", nargs="+", required=True,
+                   help="CSV or parquet: long (date, ticker, open, high, low, close, volume[, adj_close]) or one "
+                        "Yahoo-style export per ticker (named after the file)")
+    q.add_argument("--out", default="reports/quant-evaluate")
+    q.set_defaults(func=_quant_evaluate)
     return parser
 
 
