@@ -357,6 +357,35 @@ def map_at_k(recs: pd.DataFrame, truth: pd.DataFrame, k: int = 10, *, user: str 
     return _per_user_mean(ap, n_rel)
 
 
+def hit_rate_at_k(recs: pd.DataFrame, truth: pd.DataFrame, k: int = 10, *, user: str = "user",
+                  item: str = "item", score: str = "score") -> float:
+    """Share of truth users with at least one relevant item in the top k."""
+    top, n_rel = _topk_hits(recs, truth, k, user, item, score)
+    return _per_user_mean((top.groupby(user)["hit"].sum() > 0).astype(float), n_rel)
+
+
+def catalogue_coverage(recs: pd.DataFrame, n_items: int, k: int = 10, *, user: str = "user",
+                       item: str = "item", score: str = "score") -> float:
+    """Share of the `n_items` catalogue that appears in at least one user's top k."""
+    if n_items <= 0:
+        raise ValueError(f"n_items must be > 0, got {n_items}")
+    top = recs.sort_values([user, score, item], ascending=[True, False, True], kind="stable")
+    top = top.groupby(user).head(k)
+    return float(top[item].nunique() / n_items)
+
+
+def novelty_at_k(recs: pd.DataFrame, popularity: pd.Series, n_users: int, k: int = 10, *, user: str = "user",
+                 item: str = "item", score: str = "score") -> float:
+    """Mean self-information -log2(p(item)) of the top-k items, p = paying users of the item / `n_users`
+    (`popularity`: item -> paying users in the history; unseen items count as 1 user)."""
+    top = recs.sort_values([user, score, item], ascending=[True, False, True], kind="stable")
+    top = top.groupby(user).head(k)
+    if top.empty:
+        return NAN
+    share = top[item].map(popularity).fillna(1.0).clip(lower=1.0) / n_users
+    return float((-np.log2(share)).mean())
+
+
 # --- information coefficient (quant) ----------------------------------------------------------------------------
 
 def ic_series(date, prediction, target, method: str = "pearson") -> pd.Series:
