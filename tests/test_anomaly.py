@@ -1,0 +1,117 @@
+"""Anomaly detectors (issue 11, modules): fitted without labels, oriented (higher = more anomalous), point-in-time
+merchant activity, and the evaluation helpers on hand-made cases."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import numpy as np
+import pandas as pd
+import polars as pl
+import pytest
+
+from paylab import evaluation
+from paylab.anomaly import detectors as ad
+from paylab.anomaly import evaluate as ae
+from paylab.anomaly import suite, views
+
+
+@pytest.fixture(scope="module")
+def planted():
+    """600 normal rows in 6 dims and 12 planted outliers far from them (last rows)."""
+    rng = np.random.default_rng(0)
+    normal = rng.normal(size=(600, 6))
+    outliers = rng.normal(size=(12, 6)) + rng.choice([-6.0, 6.0], size=(12, 6))
+    frame = pd.DataFrame(np.vstack([normal, outliers]), columns=[f"x{i}" for i in range(6)])
+    return frame, np.r_[np.zeros(600), np.ones(12)]
+
+
+@pytest.mark.parametrize("name", ad.DETECTORS)
+def test_every_detector_ranks_planted_outliers_first(planted, name):
+    frame, truth = planted
+    params = {"autoencoder": {"hidden": [8, 3], "epochs": 60, "patience": 5, "batch_size": 64},
+              "ocsvm": {"nu": 0.05, "n_components": 50}, "lof": {"n_neighbors": 20}}.get(name)
+    det = ad.fit_detector(name, "test", list(frame.columns), frame.iloc[:500], params, seed=1)
+    score = det.score(frame)
+    assert evaluation.average_precision(truth, score) > 0.8, name
+    pct = det(frame)
+    assert pct.min() >= 0 and pct.max() <= 1
+    order = np.argsort(score)
+    assert np.all(np.diff(pct[order]) >= 0)  # percentiles are monotone in the raw score
+
+
+def test_detectors_never_read_labels(tiny_features):
+    frame = pl.read_parquet(tiny_features).to_pandas()
+    columns = [c for c in frame.columns if c not in ("transaction_id", "timestamp", "client_id", "card_id",
+                                                     "merchant_id", "label")]
+    runs = {"isolation_forest": ["card_burst", "global"], "hbos": ["card_history"]}
+    params = {"isolation_forest": {"n_estimators": 30}}
+    a = suite.fit_suite(frame, runs, params, 2000, seed=3, available=columns)
+    shuffled = frame.assign(label=np.random.default_rng(0).permutation(frame["label"].to_numpy()))
+    b = suite.fit_suite(shuffled, runs, params, 2000, seed=3, available=columns)
+    pa, pb = suite.score_suite(a, frame)[1], suite.score_suite(b, shuffled)[1]
+    assert list(pa) == ["isolation_forest/card_burst", "isolation_forest/global", "hbos/card_history"]
+    for run in pa:
+        np.testing.assert_array_equal(pa[run], pb[run])
+    assert not any(c.startswith(views.LABEL_DERIVED) for c in a["isolation_forest/global"].columns)
+
+
+def test_unknown_view_and_missing_columns_are_named():
+    with pytest.raises(ValueError, match="view 'nope' is unknown"):
+        views.view_columns("nope", ["amount"])
+    with pytest.raises(ValueError, match="card_burst.*card_cnt_1h"):
+        views.view_columns("card_burst", ["amount"])
+
+
+def test_chunked_ecod_scores_a_batch_against_the_training_rows():
+    rng = np.random.default_rng(2)
+    train, batch = rng.normal(size=(1000, 4)), rng.normal(size=(40, 4))
+    ecod = ad.ChunkedECOD(chunk_share=0.01).fit(train)  # chunks of 10 rows
+    alone = ecod.anomaly(batch)
+    extreme = np.vstack([batch, np.full((500, 4), 50.0)])  # many extreme rows appended to the batch
+    np.testing.assert_allclose(ecod.anomaly(extreme)[:40], alone)  # earlier chunks do not see them
+
+
+def _write(tmp_path, rows):
+    path = tmp_path / "transactions.parquet"
+    pl.DataFrame(rows).write_parquet(path)
+    return path
+
+
+def test_merchant_activity_counts_only_earlier_rows(tmp_path):
+    t0 = datetime(2020, 1, 1)
+    rows = {"transaction_id": [5, 1, 2, 3, 4, 6], "merchant_id": [1, 1, 1, 1, 1, 2],
+            "timestamp": [t0, t0, t0 + timedelta(minutes=10), t0 + timedelta(minutes=30),
+                          t0 + timedelta(minutes=70), t0 + timedelta(minutes=5)],
+            "card_id": [10, 11, 10, 12, 13, 10], "errors": [None, "Bad CVV", None, None, None, None],
+            "amount": [1.0, 50.0, 2.0, 3.0, 100.0, 1.0]}
+    got = views.merchant_activity(_write(tmp_path, rows), np.array([1, 2, 3, 4, 5, 6]))
+    assert got["merchant_cnt_1h"].tolist() == [0, 2, 3, 2, 0, 0]   # same-time rows and other merchants not counted
+    assert got["merchant_cards_1h"].tolist() == [0, 2, 2, 2, 0, 0]
+    assert got["merchant_errors_1h"].tolist() == [0, 1, 1, 0, 0, 0]
+    assert got["merchant_small_1h"].tolist() == [0, 1, 2, 2, 0, 0]
+    later = {**rows, "amount": [1.0, 50.0, 2.0, 3.0, 1.0, 1.0], "card_id": [10, 11, 10, 12, 99, 10]}
+    changed = views.merchant_activity(_write(tmp_path, later), np.array([1, 2, 3, 4, 5, 6]))
+    pd.testing.assert_frame_equal(changed.iloc[:3], got.iloc[:3])  # a change at 70 min moves nothing before it
+    with pytest.raises(ValueError, match="not in it, e.g. 77"):
+        views.merchant_activity(_write(tmp_path, rows), np.array([1, 77]))
+
+
+def test_missed_caught_and_unlabeled_top_on_a_hand_made_case():
+    y = np.array([1, 1, 1, 0, 0, 0, 0, 0, 0, 0])
+    model = np.array([0.9, 0.1, 0.2, 0, 0, 0, 0, 0, 0, 0])   # misses rows 1 and 2 at threshold 0.5
+    detector = np.array([0, 9, 0, 1, 1, 1, 1, 1, 1, 1.0])    # its top 10% (1 row) is row 1
+    out = ae.missed_caught(y, model, 0.5, {"d": detector}, day=np.arange(10), share=0.1, n_boot=50)
+    assert out.loc[0, ["missed_frauds", "caught_in_top"]].tolist() == [2, 1] and out.loc[0, "share"] == 0.5
+    top = ae.unlabeled_top({"d": np.array([5, 4, 3, 2, 1.0])}, np.array([1, 0, 1, 0, 0]), top_n=2)
+    assert top.loc[0, ["fraud_in_top", "precision", "random_precision"]].tolist() == [1, 0.5, 0.4]
+
+
+def test_decision_difference_costs_reviews_and_missed_frauds():
+    y = np.array([1, 0, 0, 1])
+    amount = np.array([100.0, 10.0, 10.0, 50.0])
+    without = np.array([False, False, False, False])
+    with_layer = np.array([True, True, False, False])   # catches the $100 fraud, one extra review
+    diff = ae.decision_difference(with_layer, without, y, amount, day=[0, 0, 1, 1], review_cost=5.0, n_boot=50)
+    assert diff["caught_per_day"]["total"] == 1 and diff["reviews_per_day"]["total"] == 2
+    assert diff["cost_per_day"]["total"] == pytest.approx(2 * 5.0 - 100.0)
