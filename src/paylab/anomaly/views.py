@@ -42,9 +42,9 @@ SMALL_AMOUNT = 5.0  # $: a test payment
 
 
 def view_columns(view: str, available: Sequence[str]) -> list[str]:
-    """The columns of a view; "global" is every numeric, non-label spec feature in `available` (not the merchant activity, which
-    the online features do not serve). A named view's column
-    missing from `available` is an error naming it."""
+    """The columns of a view; "global" is every numeric, non-label spec feature in `available` (not the merchant
+    activity, which the online features do not serve). A named view's column missing from `available` is an error
+    naming it."""
     if view == "global":
         return [c for c in available if not c.startswith(LABEL_DERIVED) and c not in NOT_NUMERIC
                 and c not in MERCHANT_SHIFT]
