@@ -299,15 +299,20 @@ def review_outcome(y, flagged, amount, review_cost: float, fraud_loss_share: flo
 
 # --- recommenders -----------------------------------------------------------------------------------------------
 
+def _topk(recs: pd.DataFrame, k: int, user: str, item: str, score: str) -> pd.DataFrame:
+    """Each user's k highest-scored rows (ties broken by item), in rank order."""
+    top = recs.sort_values([user, score, item], ascending=[True, False, True], kind="stable")
+    return top.groupby(user).head(k)
+
+
 def _topk_hits(recs: pd.DataFrame, truth: pd.DataFrame, k: int, user: str, item: str,
                score: str) -> tuple[pd.DataFrame, pd.Series]:
     """(top-k recommendations per truth user with `rank` 1..k and `hit`, number of relevant items per user)."""
     truth = truth[[user, item]].drop_duplicates()
     n_rel = truth.groupby(user).size()
-    top = recs[recs[user].isin(n_rel.index)][[user, item, score]].drop_duplicates([user, item])
-    top = top.sort_values([user, score, item], ascending=[True, False, True], kind="stable")
+    top = _topk(recs[recs[user].isin(n_rel.index)][[user, item, score]].drop_duplicates([user, item]), k, user,
+                item, score)
     top["rank"] = top.groupby(user).cumcount() + 1
-    top = top[top["rank"] <= k]
     top = top.merge(truth.assign(hit=1), on=[user, item], how="left")
     top["hit"] = top["hit"].fillna(0).astype(int)
     return top, n_rel
@@ -369,8 +374,7 @@ def catalogue_coverage(recs: pd.DataFrame, n_items: int, k: int = 10, *, user: s
     """Share of the `n_items` catalogue that appears in at least one user's top k."""
     if n_items <= 0:
         raise ValueError(f"n_items must be > 0, got {n_items}")
-    top = recs.sort_values([user, score, item], ascending=[True, False, True], kind="stable")
-    top = top.groupby(user).head(k)
+    top = _topk(recs, k, user, item, score)
     return float(top[item].nunique() / n_items)
 
 
@@ -378,8 +382,7 @@ def novelty_at_k(recs: pd.DataFrame, popularity: pd.Series, n_users: int, k: int
                  item: str = "item", score: str = "score") -> float:
     """Mean self-information -log2(p(item)) of the top-k items, p = paying users of the item / `n_users`
     (`popularity`: item -> paying users in the history; unseen items count as 1 user)."""
-    top = recs.sort_values([user, score, item], ascending=[True, False, True], kind="stable")
-    top = top.groupby(user).head(k)
+    top = _topk(recs, k, user, item, score)
     if top.empty:
         return NAN
     share = top[item].map(popularity).fillna(1.0).clip(lower=1.0) / n_users
@@ -553,6 +556,27 @@ def paired_ratio(point_a: float, point_b: float, reps_a, reps_b, level: float = 
     return {"ratio": float(point_a / point_b) if point_b else NAN, "ci_low": low, "ci_high": high}
 
 
+def bootstrap_ratio(values, blocks=None, n_boot: int = 1000, seed: int = 0, level: float = 0.95,
+                    scale: float = 1.0) -> tuple[dict[str, float], np.ndarray]:
+    """scale x mean / sd (ddof 1) of per-unit values (an ICIR of daily ICs; a Sharpe ratio of daily returns with
+    scale sqrt(252)) with its block-bootstrap interval; returns ({ratio, ci_low, ci_high}, replicates) so that two
+    series on the same units can be compared with `paired_difference`. NaN values are left out."""
+    values = np.asarray(values, dtype=float)
+    blocks = np.arange(values.size) if blocks is None else np.asarray(blocks)
+    ok = np.isfinite(values)
+    values, blocks = values[ok], blocks[ok]
+    if values.size < 2 or values.std() == 0:
+        return {"ratio": NAN, "ci_low": NAN, "ci_high": NAN}, np.full(n_boot, NAN)
+    reps = np.empty(n_boot)
+    for b, w in enumerate(block_replicates(blocks, n_boot, seed)):
+        n = w.sum()
+        mean = np.sum(w * values) / n
+        var = np.sum(w * (values - mean) ** 2) / max(n - 1.0, 1.0)
+        reps[b] = scale * mean / np.sqrt(var) if var > 0 else NAN
+    low, high = _interval(reps, level)
+    return {"ratio": float(scale * values.mean() / values.std(ddof=1)), "ci_low": low, "ci_high": high}, reps
+
+
 # ---------------------------------------------------------------- population stability
 PSI_BANDS = (0.1, 0.25)  # < 0.1 stable, 0.1-0.25 moderate shift, >= 0.25 significant shift (the industry rule)
 
@@ -576,24 +600,3 @@ def psi_band(value: float) -> str:
     """'stable' (< 0.1), 'moderate shift' (0.1-0.25) or 'significant shift' (>= 0.25)."""
     low, high = PSI_BANDS
     return "stable" if value < low else "moderate shift" if value < high else "significant shift"
-
-
-def bootstrap_ratio(values, blocks=None, n_boot: int = 1000, seed: int = 0, level: float = 0.95,
-                    scale: float = 1.0) -> tuple[dict[str, float], np.ndarray]:
-    """scale x mean / sd (ddof 1) of per-unit values (an ICIR of daily ICs; a Sharpe ratio of daily returns with
-    scale sqrt(252)) with its block-bootstrap interval; returns ({ratio, ci_low, ci_high}, replicates) so that two
-    series on the same units can be compared with `paired_difference`. NaN values are left out."""
-    values = np.asarray(values, dtype=float)
-    blocks = np.arange(values.size) if blocks is None else np.asarray(blocks)
-    ok = np.isfinite(values)
-    values, blocks = values[ok], blocks[ok]
-    if values.size < 2 or values.std() == 0:
-        return {"ratio": NAN, "ci_low": NAN, "ci_high": NAN}, np.full(n_boot, NAN)
-    reps = np.empty(n_boot)
-    for b, w in enumerate(block_replicates(blocks, n_boot, seed)):
-        n = w.sum()
-        mean = np.sum(w * values) / n
-        var = np.sum(w * (values - mean) ** 2) / max(n - 1.0, 1.0)
-        reps[b] = scale * mean / np.sqrt(var) if var > 0 else NAN
-    low, high = _interval(reps, level)
-    return {"ratio": float(scale * values.mean() / values.std(ddof=1)), "ci_low": low, "ci_high": high}, reps

@@ -100,30 +100,19 @@ class Autoencoder:
         return np.mean((recon - X) ** 2, axis=1)
 
 
-class _Negated:
-    """A scikit-learn detector, whose `score_samples` is higher for normal rows."""
+class _Oriented:
+    """A library detector fitted on a matrix, its scores turned "higher = more anomalous": scikit-learn's
+    `score_samples` (higher = normal, sign -1) or PyOD's `decision_function` (higher = outlier, sign +1)."""
 
-    def __init__(self, estimator):
-        self.estimator = estimator
+    def __init__(self, model, method: str = "score_samples", sign: float = -1.0):
+        self.model, self.method, self.sign = model, method, sign
 
-    def fit(self, X: np.ndarray) -> _Negated:
-        self.estimator.fit(X)
-        return self
-
-    def anomaly(self, X: np.ndarray) -> np.ndarray:
-        return -self.estimator.score_samples(X) if len(X) else np.zeros(0)
-
-
-class _PyOD:
-    def __init__(self, model):
-        self.model = model
-
-    def fit(self, X: np.ndarray) -> _PyOD:
+    def fit(self, X: np.ndarray) -> _Oriented:
         self.model.fit(X)
         return self
 
     def anomaly(self, X: np.ndarray) -> np.ndarray:
-        return self.model.decision_function(X) if len(X) else np.zeros(0)
+        return self.sign * getattr(self.model, self.method)(X) if len(X) else np.zeros(0)
 
 
 def build(name: str, params: dict[str, Any] | None, seed: int):
@@ -133,24 +122,24 @@ def build(name: str, params: dict[str, Any] | None, seed: int):
     if name == "isolation_forest":
         from sklearn.ensemble import IsolationForest
 
-        return _Negated(IsolationForest(random_state=seed, n_jobs=1, **p))
+        return _Oriented(IsolationForest(random_state=seed, n_jobs=1, **p))
     if name == "lof":
         from sklearn.neighbors import LocalOutlierFactor
 
-        return _Negated(LocalOutlierFactor(novelty=True, **p))
+        return _Oriented(LocalOutlierFactor(novelty=True, **p))
     if name == "ocsvm":
         from sklearn.kernel_approximation import Nystroem
         from sklearn.linear_model import SGDOneClassSVM
         from sklearn.pipeline import make_pipeline
 
         kernel = Nystroem(gamma=p.pop("gamma", None), n_components=p.pop("n_components", 200), random_state=seed)
-        return _Negated(make_pipeline(kernel, SGDOneClassSVM(random_state=seed, **p)))
+        return _Oriented(make_pipeline(kernel, SGDOneClassSVM(random_state=seed, **p)))
     if name == "ecod":
         return ChunkedECOD(**p)
     if name == "hbos":
         from pyod.models.hbos import HBOS
 
-        return _PyOD(HBOS(**p))
+        return _Oriented(HBOS(**p), "decision_function", 1.0)
     if name == "autoencoder":
         return Autoencoder(seed=seed, **p)
     raise ValueError(f"unknown anomaly detector {name!r} (known: {', '.join(DETECTORS)})")
