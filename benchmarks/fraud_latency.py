@@ -6,7 +6,9 @@
 Data: the project generator + ingest + the default feature engine into a temp dir. Model: XGBoost (200 trees, depth
 6, hist, class_weight:10) on the labeled rows a label delay before the cut; the service is warmed on every
 transaction before the cut (or on the last --history-days days) and then decides the transactions after it, in time
-order. The served run registers it with the labeled transactions after the cut as validation rows.
+order. The served run registers it with the labeled transactions after the cut as validation rows. The anomaly layer is
+on (unless --no-anomaly): the detector of params.yaml `anomaly.serve`, fitted as the anomaly stage fits it (a seeded
+sample of `anomaly.fit_rows` rows before the cut, no labels read), reviews above its 99th training percentile.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ import polars as pl
 
 DELAY_DAYS = 7
 SCALES = ("tiny", "default")
-DECISION = {"anomaly": None}  # params.yaml fraud.decision has no anomaly module yet; rules and ML as default
+LAYER = {"review": 0.99, "decline": None}  # the anomaly layer on: review above the detector's 99th training percentile
 
 
 def say(text: str) -> None:
@@ -66,6 +68,19 @@ def fit_model(features: pd.DataFrame, columns: list[str], cut: datetime):
     start = time.perf_counter()
     model.fit(train[columns], (train["label"] == "fraud").astype(int))
     return model, len(train), int((train["label"] == "fraud").sum()), time.perf_counter() - start
+
+
+def fit_anomaly(features: pd.DataFrame, columns: list[str], cut: datetime):
+    """The served detector of params.yaml `anomaly` fitted on the rows before the cut (labels never read)."""
+    from paylab.anomaly import suite
+    from paylab.params import load_params
+
+    params = load_params(Path(__file__).resolve().parents[1] / "params.yaml")["anomaly"]
+    detector, view = params["serve"].split("/")
+    start = time.perf_counter()
+    fitted = suite.fit_suite(features[features["timestamp"] < cut], {detector: [view]}, params["detectors"],
+                             params["fit_rows"], 42, available=columns)[params["serve"]]
+    return fitted, time.perf_counter() - start
 
 
 def state_bytes(state) -> int:
@@ -112,7 +127,7 @@ def breakdown(service, rows: list[dict]) -> dict:
     """The steps of decide() timed one by one (on a copy of the service): parse, features, model, rules, update."""
     from paylab.fraud.requests import normalise
 
-    steps = {"parse": [], "features": [], "model_fast": [], "rules": [], "update": []}
+    steps = {"parse": [], "features": [], "model_fast": [], "anomaly": [], "rules": [], "update": []}
     gc.collect()
     gc.freeze()
     for raw in rows:
@@ -123,12 +138,14 @@ def breakdown(service, rows: list[dict]) -> dict:
         t2 = time.perf_counter()
         proba = service._proba_one(feats)
         t3 = time.perf_counter()
-        service.engine.decide(txn, feats, proba, None)
+        anomaly = service._anomaly(service.frame([feats])) if service.anomaly_scorer is not None else None
+        t3a = time.perf_counter()
+        service.engine.decide(txn, feats, proba, None if anomaly is None else float(anomaly[0]))
         t4 = time.perf_counter()
         service._remember(txn)
         t5 = time.perf_counter()
-        for name, a, b in (("parse", t0, t1), ("features", t1, t2), ("model_fast", t2, t3), ("rules", t3, t4),
-                           ("update", t4, t5)):
+        for name, a, b in (("parse", t0, t1), ("features", t1, t2), ("model_fast", t2, t3), ("anomaly", t3, t3a),
+                           ("rules", t3a, t4), ("update", t4, t5)):
             steps[name].append(b - a)
     gc.unfreeze()
     out = {f"{k}_p50_ms": pct(v, 50) for k, v in steps.items()}
@@ -212,6 +229,7 @@ def main() -> None:
     parser.add_argument("--no-serve", action="store_true", help="skip the `mlflow models serve` measurement")
     parser.add_argument("--history-days", type=float, default=None,
                         help="warm the state on the last N days before the cut only (default: all history)")
+    parser.add_argument("--no-anomaly", action="store_true", help="the decision without its anomaly layer")
     args = parser.parse_args()
 
     from paylab.features import KEY_COLUMNS
@@ -235,8 +253,18 @@ def main() -> None:
             f"before cut - {DELAY_DAYS}d in {fit_s:.1f}s")
         figures.update(train_rows=n_train, fit_s=round(fit_s, 2))
 
+        detector, decision = None, {"anomaly": None}
+        if not args.no_anomaly:
+            detector, anomaly_s = fit_anomaly(features, columns, cut)
+            decision = {"anomaly": LAYER}
+            say(f"anomaly layer: {detector.name}/{detector.view} on {len(detector.columns)} online features, fitted on "
+                f"{detector.fit_rows:,} rows before the cut in {anomaly_s:.1f}s; review above the "
+                f"{LAYER['review']:.0%} training percentile")
+        figures.update(anomaly_layer=None if detector is None else f"{detector.name}/{detector.view}")
+
         start = time.perf_counter()
-        service = warm_service(interim, model, columns, DECISION, None, until=cut, history_days=args.history_days)
+        service = warm_service(interim, model, columns, decision, None, until=cut, history_days=args.history_days,
+                               anomaly_scorer=detector)
         warm_s = time.perf_counter() - start
         history = service.warm_rows
         say(f"warm: online state replayed {history:,} transactions in {warm_s:.1f}s "
@@ -255,7 +283,8 @@ def main() -> None:
         rows = list(after.head(args.rows).iter_rows(named=True))
         parts = breakdown(cloudpickle.loads(blob), rows)
         say("steps (p50 / p99 ms): " + ", ".join(f"{k} {parts[f'{k}_p50_ms']:.3f} / {parts[f'{k}_p99_ms']:.3f}"
-                                                 for k in ("parse", "features", "model_fast", "rules", "update"))
+                                                 for k in ("parse", "features", "model_fast", "anomaly", "rules",
+                                                           "update"))
             + f"; model through predict_proba on a 1-row frame {parts['model_frame_p50_ms']:.2f} / "
               f"{parts['model_frame_p99_ms']:.2f}")
         figures["steps"] = {k: round(v, 4) for k, v in parts.items()}

@@ -91,13 +91,17 @@ def test_unknown_view_and_missing_columns_are_named():
         views.view_columns("card_burst", ["amount"])
 
 
-def test_chunked_ecod_scores_a_batch_against_the_training_rows():
+def test_inductive_ecod_equals_pyod_for_one_row_and_ignores_the_batch():
+    from pyod.models.ecod import ECOD
+
     rng = np.random.default_rng(2)
-    train, batch = rng.normal(size=(1000, 4)), rng.normal(size=(40, 4))
-    ecod = ad.ChunkedECOD(chunk_share=0.01).fit(train)  # chunks of 10 rows
-    alone = ecod.anomaly(batch)
+    train, batch = rng.lognormal(size=(1000, 4)), rng.lognormal(size=(40, 4))
+    ecod = ad.InductiveECOD().fit(train)
+    pyod = ECOD().fit(train)
+    one_at_a_time = np.array([pyod.decision_function(row[None, :])[0] for row in batch])
+    np.testing.assert_allclose(ecod.anomaly(batch), one_at_a_time, rtol=1e-9)
     extreme = np.vstack([batch, np.full((500, 4), 50.0)])  # many extreme rows appended to the batch
-    np.testing.assert_allclose(ecod.anomaly(extreme)[:40], alone)  # earlier chunks do not see them
+    np.testing.assert_allclose(ecod.anomaly(extreme)[:40], ecod.anomaly(batch))  # they do not shape its CDFs
 
 
 def _write(tmp_path, rows):
@@ -143,3 +147,32 @@ def test_decision_difference_costs_reviews_and_missed_frauds():
     diff = ae.decision_difference(with_layer, without, y, amount, day=[0, 0, 1, 1], review_cost=5.0, n_boot=50)
     assert diff["caught_per_day"]["total"] == 1 and diff["reviews_per_day"]["total"] == 2
     assert diff["cost_per_day"]["total"] == pytest.approx(2 * 5.0 - 100.0)
+
+
+def test_layer_setting_follows_the_stage_verdict_and_names_bad_values():
+    from paylab.anomaly.serving import layer_setting
+
+    assert layer_setting(None, {"keep": True, "review": 0.99}) is None
+    assert layer_setting({"review": 0.9, "decline": None}, None) == {"review": 0.9, "decline": None}
+    assert layer_setting("auto", {"keep": True, "review": 0.999}) == {"review": 0.999, "decline": None}
+    assert layer_setting("auto", {"keep": False, "review": 0.999}) is None
+    with pytest.raises(ValueError, match="run the `anomaly` stage first"):
+        layer_setting("auto", None)
+    with pytest.raises(ValueError, match="fraud.decision.anomaly: expected null, auto"):
+        layer_setting("on", None)
+
+
+def test_served_detector_round_trip_through_the_stage_artefact(planted, tmp_path):
+    import cloudpickle
+
+    from paylab.anomaly.serving import load_detector
+
+    frame, _ = planted
+    test = frame.iloc[500:]
+    fitted = ad.fit_detector("hbos", "global", list(frame.columns), frame.iloc[:500], {"n_bins": 10}, seed=0)
+    path = tmp_path / "detector.pkl"
+    with pytest.raises(FileNotFoundError, match="dvc repro anomaly"):
+        load_detector(path)
+    path.write_bytes(cloudpickle.dumps(fitted))
+    loaded = load_detector(path)
+    assert np.array_equal(loaded(test), fitted(test)) and ((loaded(test) >= 0) & (loaded(test) <= 1)).all()

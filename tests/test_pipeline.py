@@ -112,7 +112,8 @@ def test_pipeline_benchmark_dvc_repro_and_a_sweep_on_tiny_data(tmp_path):
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:] + (log.read_text()[-3000:] if log.exists()
                                                                            else "")
     bench = json.loads(run.stdout.strip().splitlines()[-1])  # a benchmark's last line is one JSON object
-    assert list(bench["stages"]) == ["data", "ingest", "eda", "features", "fraud", "credit", "quant", "report"]
+    assert list(bench["stages"]) == ["data", "ingest", "eda", "features", "anomaly", "fraud", "credit", "quant",
+                                   "report"]
     assert all(s["seconds"] > 0 and s["peak_mb"] > 50 for s in bench["stages"].values())
     assert bench["total_seconds"] == pytest.approx(sum(s["seconds"] for s in bench["stages"].values()), abs=0.5)
     root = tmp_path / "paylab"
@@ -140,6 +141,12 @@ def test_pipeline_benchmark_dvc_repro_and_a_sweep_on_tiny_data(tmp_path):
     assert fraud["registry"]["version"] == 1 and fraud["registry"]["promoted"]
     for plot in ("fraud_roc.csv", "fraud_pr.csv"):
         assert (root / "reports" / "plots" / plot).stat().st_size > 0
+    anomaly = json.loads((root / "reports" / "metrics" / "anomaly.json").read_text())
+    assert {"model", "baseline", "oracle", "detectors", "by_scenario", "ablation_features",
+            "ablation_layer"} <= set(anomaly)
+    assert anomaly["model"]["n"] == anomaly["baseline"]["n"] == anomaly["supervised"]["n"] == fraud["model"]["n"]
+    assert anomaly["baseline"]["name"] == "isolation_forest/raw" and anomaly["serve"]["version"] >= 1
+    assert (root / "models" / "anomaly" / "detector.pkl").stat().st_size > 0
     credit = json.loads((root / "reports" / "metrics" / "credit.json").read_text())
     assert {"model", "baseline", "oracle", "differences", "psi", "cutoff", "limits"} <= set(credit)
     assert credit["model"]["name"] in ("scorecard", "gbm") and credit["model"]["n"] == credit["oracle"]["n"] > 0
