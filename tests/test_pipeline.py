@@ -112,7 +112,8 @@ def test_pipeline_benchmark_dvc_repro_and_a_sweep_on_tiny_data(tmp_path):
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:] + (log.read_text()[-3000:] if log.exists()
                                                                            else "")
     bench = json.loads(run.stdout.strip().splitlines()[-1])  # a benchmark's last line is one JSON object
-    assert list(bench["stages"]) == ["data", "ingest", "eda", "features", "fraud", "credit", "quant", "recsys", "report"]
+    assert list(bench["stages"]) == ["data", "ingest", "eda", "features", "fraud", "credit", "quant", "recsys",
+                                     "report"]
     assert all(s["seconds"] > 0 and s["peak_mb"] > 50 for s in bench["stages"].values())
     assert bench["total_seconds"] == pytest.approx(sum(s["seconds"] for s in bench["stages"].values()), abs=0.5)
     root = tmp_path / "paylab"
@@ -151,7 +152,8 @@ def test_pipeline_benchmark_dvc_repro_and_a_sweep_on_tiny_data(tmp_path):
     recsys = json.loads((root / "reports" / "metrics" / "recsys.json").read_text())
     assert {"model", "baseline", "oracle", "differences", "targeting"} <= set(recsys)
     assert recsys["model"]["name"] == "wide_deep" and recsys["baseline"]["name"] != "wide_deep"
-    assert recsys["model"]["ndcg_at_10_ci_low"] <= recsys["model"]["ndcg_at_10"] <= recsys["model"]["ndcg_at_10_ci_high"]
+    model = recsys["model"]
+    assert model["ndcg_at_10_ci_low"] <= model["ndcg_at_10"] <= model["ndcg_at_10_ci_high"]
     assert recsys["registry"]["alias"] == "champion" and (root / "models" / "recsys" / "recommender.pkl").exists()
     index = (root / "reports" / "index.html").read_text()
     assert "01_eda" in index and "ingest" in index and "03_fraud" in index

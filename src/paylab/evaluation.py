@@ -7,7 +7,8 @@ Uncertainty: `bootstrap_scores` + `intervals` + `paired_difference` (block boots
 across models), `bootstrap_mean` (a per-unit metric such as CP@k per day).
 Fraud business view: `cost_curve`, `optimal_threshold`, `review_outcome` (the cost of one set of reviews).
 Recommenders (long frames of recommendations and relevant items): `precision_at_k`, `recall_at_k`, `ndcg_at_k`,
-`map_at_k`, `hit_rate_at_k` (per-user values: `ranking_per_user`).  Quant (per-date cross sections): `ic_series`, `ic`, `rank_ic`, `icir`.
+`map_at_k`, `hit_rate_at_k` (their per-user values: `ranking_per_user`).
+Quant (per-date cross sections): `ic_series`, `ic`, `rank_ic`, `icir`.
 
 Every metric of a single-class (or empty) sample is NaN, never an exception.
 """

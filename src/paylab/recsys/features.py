@@ -146,7 +146,7 @@ def pair_features(snap: Snapshot, pairs: pd.DataFrame) -> pd.DataFrame:
     out["log_user_tx"] = np.log1p(u["n_tx"].to_numpy())
     out["log_user_merchants"] = np.log1p(u["n_merchants"].to_numpy())
     for col in ("als", "knn", "habit", "als_rank", "knn_rank"):
-        out[col] = out[col] if col in out else 0.0
+        out[col] = out.get(col, 0.0)
     out["mcc"] = m["mcc"].fillna(-1).astype(int).astype(str).to_numpy()
     out["merchant_city"] = m["merchant_city"].fillna("?").to_numpy()
     out["home_city"] = u["home_city"].fillna("?").to_numpy()

@@ -101,12 +101,15 @@ class ItemKNN:
             cols.append(j)
             vals.append(v)
         n = X.shape[1]
-        cat = (lambda parts, dtype: np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype))
-        self.S = sp.csr_matrix((cat(vals, np.float32), (cat(rows, np.int64), cat(cols, np.int64))), shape=(n, n))
+        self.S = sp.csr_matrix((_cat(vals, np.float32), (_cat(rows, np.int64), _cat(cols, np.int64))), shape=(n, n))
         return self
 
     def scores(self, rows: np.ndarray) -> np.ndarray:
         return np.asarray((self.m.X[rows] @ self.S).todense())
+
+
+def _cat(parts: list, dtype) -> np.ndarray:
+    return np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype)
 
 
 class ALS:

@@ -34,16 +34,20 @@ def explanations(frame: pd.DataFrame, contributions: pd.DataFrame, nearest: pd.S
     merchant most similar by item-kNN), and the wide cross with the largest positive weight."""
     top = contributions[CROSSES].idxmax(axis=1).to_numpy()
     positive = contributions[CROSSES].max(axis=1).to_numpy() > 0
-    out = []
-    for i, (_, row) in enumerate(frame.iterrows()):
-        parts = []
-        if row["count"] > 0:
-            parts.append(f"you paid here {int(row['count'])} times, last {row['days_since_last']:.0f} days ago")
-        elif nearest is not None and pd.notna(nearest.iloc[i]):
-            parts.append(f"similar to merchant {int(nearest.iloc[i])}, which you pay")
-        if positive[i]:
-            parts.append(_cross_text(top[i], str(row[top[i]]), mcc_names))
-        out.append("; ".join(parts) or "popular in your area")
+    value = np.array([frame[c].astype(str).to_numpy() for c in CROSSES]).T[
+        np.arange(len(frame)), [CROSSES.index(t) for t in top]] if len(frame) else np.array([], dtype=object)
+    pairs = pd.Series(list(zip(top, value, strict=True)), dtype=object)
+    texts = {key: _cross_text(key[0], key[1], mcc_names) for key in set(pairs)}
+    cross = np.where(positive, pairs.map(texts).to_numpy(), "")
+    count = frame["count"].to_numpy()
+    habit = ("you paid here " + pd.Series(count).astype(int).astype(str) + " times, last "
+             + pd.Series(frame["days_since_last"].to_numpy()).round().astype(int).astype(str) + " days ago").to_numpy()
+    near = np.full(len(frame), "", dtype=object)
+    if nearest is not None:
+        ok = nearest.notna().to_numpy()
+        near[ok] = "similar to merchant " + nearest[ok].astype("int64").astype(str).to_numpy() + ", which you pay"
+    first = np.where(count > 0, habit, near)
+    out = [("; ".join(p for p in (a, b) if p)) or "popular in your area" for a, b in zip(first, cross, strict=True)]
     return np.asarray(out, dtype=object)
 
 
