@@ -45,6 +45,14 @@ def test_bad_input_names_file_and_column(tmp_path):
     pd.DataFrame({"client_id": [1]}).to_parquet(path)
     with pytest.raises(ValueError, match=r"t\.parquet.*merchant_id"):
         interactions.load_interactions(path)
+    from paylab.recsys import features
+
+    with pytest.raises(ValueError, match=r"t\.parquet.*merchant_city.*e\.g\."):
+        features.load_events(path)
+    with pytest.raises(ValueError, match=r"t\.parquet.*birth_year"):
+        features.load_users(path)
+    with pytest.raises(FileNotFoundError, match="ingest"):
+        features.load_events(tmp_path / "absent.parquet")
 
 
 def test_metrics_match_hand_computed():

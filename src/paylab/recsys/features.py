@@ -9,6 +9,8 @@ import numpy as np
 import pandas as pd
 import polars as pl
 
+from paylab.recsys.interactions import load_interactions, require_columns
+
 EXTRA = ["merchant_city", "merchant_state", "zip", "mcc"]
 USER_COLUMNS = ["client_id", "birth_year", "yearly_income", "latitude", "longitude"]
 NEVER_DAYS = 3650.0  # days_since_last of a merchant the user never paid
@@ -19,22 +21,9 @@ CROSSES = ["segment_x_mcc", "city_x_city", "distance_band", "price_x_income"]
 
 
 def load_events(path: str | Path) -> pd.DataFrame:
-    """Paid purchases as in `interactions.load_interactions`, with the merchant's amount, city, state, zip and MCC
-    (lazy scan, column subset; strings as categoricals so that the kaggle scale fits)."""
-    from paylab.recsys.interactions import COLUMNS
-
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: no such file (run the ingest stage first)")
-    schema = pl.scan_parquet(path).collect_schema()
-    missing = [c for c in dict.fromkeys(COLUMNS + EXTRA) if c not in schema]
-    if missing:
-        raise ValueError(f"{path}: missing column(s) {missing}; expected e.g. merchant_city='Houston', mcc=5411, "
-                         "zip='77002', amount=12.5")
-    lazy = (pl.scan_parquet(path).select(COLUMNS + EXTRA)
-            .filter((pl.col("amount") > 0) & pl.col("errors").is_null() & (pl.col("label") != "fraud"))
-            .select("client_id", "merchant_id", "timestamp", "amount", *EXTRA))
-    out = lazy.collect().to_pandas()
+    """Paid purchases as in `interactions.load_interactions`, with the amount and the merchant's city, state, zip and
+    MCC (lazy scan, column subset; strings as categoricals so that the kaggle scale fits)."""
+    out = load_interactions(path, extra=["amount", *EXTRA])
     for col in ("merchant_city", "merchant_state", "zip"):
         out[col] = out[col].astype("category")
     return out
@@ -43,11 +32,8 @@ def load_events(path: str | Path) -> pd.DataFrame:
 def load_users(path: str | Path) -> pd.DataFrame:
     """users.parquet columns the recommender reads (age from birth year; income is the end-of-period snapshot)."""
     path = Path(path)
-    schema = pl.scan_parquet(path).collect_schema()
-    missing = [c for c in USER_COLUMNS if c not in schema]
-    if missing:
-        raise ValueError(f"{path}: missing column(s) {missing}; expected e.g. client_id=825, birth_year=1970, "
-                         "yearly_income=58000.0, latitude=34.07, longitude=-118.17")
+    require_columns(path, USER_COLUMNS, "client_id=825, birth_year=1970, yearly_income=58000.0, latitude=34.07, "
+                    "longitude=-118.17")
     return pl.scan_parquet(path).select(USER_COLUMNS).collect().to_pandas().set_index("client_id")
 
 
