@@ -108,8 +108,9 @@ class Recommender:
         if user_id in self.cold or user_id not in table:
             city = self.users[user_id]
             local = self.local.get(city, self.local.get("*"))
-            local = local.assign(explanation=f"popular in {city} (no payment history yet)" if city in self.local
-                                 else "popular overall (no payment history yet)")
+            why = "no payment history yet" if user_id in self.cold else "no personal ranking for this user"
+            local = local.assign(explanation=f"popular in {city} ({why})" if city in self.local
+                                 else f"popular overall ({why})")
             return self._frame(local, "merchant_id", k, True)
         return self._frame(table[user_id], "merchant_id", k, False)
 
