@@ -113,7 +113,7 @@ def test_pipeline_benchmark_dvc_repro_and_a_sweep_on_tiny_data(tmp_path):
                                                                            else "")
     bench = json.loads(run.stdout.strip().splitlines()[-1])  # a benchmark's last line is one JSON object
     assert list(bench["stages"]) == ["data", "ingest", "eda", "features", "anomaly", "fraud", "credit", "quant",
-                                   "report"]
+                                     "recsys", "report"]
     assert all(s["seconds"] > 0 and s["peak_mb"] > 50 for s in bench["stages"].values())
     assert bench["total_seconds"] == pytest.approx(sum(s["seconds"] for s in bench["stages"].values()), abs=0.5)
     root = tmp_path / "paylab"
@@ -155,6 +155,12 @@ def test_pipeline_benchmark_dvc_repro_and_a_sweep_on_tiny_data(tmp_path):
     assert {"model", "baseline", "oracle", "differences"} <= set(quant) and quant["registry"]["alias"] == "champion"
     assert quant["oracle"]["rank_ic_ci_low"] <= quant["oracle"]["rank_ic"] <= quant["oracle"]["rank_ic_ci_high"]
     assert (root / "reports" / "plots" / "quant_equity.csv").stat().st_size > 0
+    recsys = json.loads((root / "reports" / "metrics" / "recsys.json").read_text())
+    assert {"model", "baseline", "oracle", "differences", "targeting"} <= set(recsys)
+    assert recsys["model"]["name"] == "wide_deep" and recsys["baseline"]["name"] != "wide_deep"
+    model = recsys["model"]
+    assert model["ndcg_at_10_ci_low"] <= model["ndcg_at_10"] <= model["ndcg_at_10_ci_high"]
+    assert recsys["registry"]["alias"] == "champion" and (root / "models" / "recsys" / "recommender.pkl").exists()
     index = (root / "reports" / "index.html").read_text()
     assert "01_eda" in index and "ingest" in index and "03_fraud" in index
     assert (root / "mlflow.db").exists()

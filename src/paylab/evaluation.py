@@ -7,7 +7,8 @@ Uncertainty: `bootstrap_scores` + `intervals` + `paired_difference` (block boots
 across models), `bootstrap_mean` (a per-unit metric such as CP@k per day).
 Fraud business view: `cost_curve`, `optimal_threshold`, `review_outcome` (the cost of one set of reviews).
 Recommenders (long frames of recommendations and relevant items): `precision_at_k`, `recall_at_k`, `ndcg_at_k`,
-`map_at_k`.  Quant (per-date cross sections): `ic_series`, `ic`, `rank_ic`, `icir`.
+`map_at_k`, `hit_rate_at_k` (their per-user values: `ranking_per_user`).
+Quant (per-date cross sections): `ic_series`, `ic`, `rank_ic`, `icir`.
 
 Every metric of a single-class (or empty) sample is NaN, never an exception.
 """
@@ -318,11 +319,29 @@ def _topk_hits(recs: pd.DataFrame, truth: pd.DataFrame, k: int, user: str, item:
     return top, n_rel
 
 
-def _per_user_mean(values: pd.Series, n_rel: pd.Series) -> float:
-    """Mean over every user with relevant items (users without recommendations count 0)."""
-    if n_rel.empty:
-        return NAN
-    return float(values.reindex(n_rel.index).fillna(0.0).mean())
+def ranking_per_user(recs: pd.DataFrame, truth: pd.DataFrame, k: int = 10, *, user: str = "user",
+                     item: str = "item", score: str = "score") -> pd.DataFrame:
+    """Per truth user (index): precision, recall, ndcg, ap and hit at k; a user without recommendations scores 0.
+
+    The per-user values behind `precision_at_k` ... `hit_rate_at_k` (their means), for bootstrap intervals over
+    users (`bootstrap_mean`, `block_replicates`). `recs`: one row per (user, item) with a `score` (higher first);
+    `truth`: one row per relevant (user, item).
+    """
+    top, n_rel = _topk_hits(recs, truth, k, user, item, score)
+    hits = top.groupby(user)["hit"].sum()
+    dcg = (top["hit"] / np.log2(top["rank"] + 1)).groupby(top[user]).sum()
+    discounts = np.cumsum(1.0 / np.log2(np.arange(2, k + 2)))
+    idcg = pd.Series(discounts[np.minimum(n_rel.to_numpy(), k) - 1], index=n_rel.index) if len(n_rel) else n_rel
+    precision_at_r = top.groupby(user)["hit"].cumsum() / top["rank"]
+    ap = (precision_at_r * top["hit"]).groupby(top[user]).sum() / np.minimum(n_rel, k)
+    out = pd.DataFrame({"precision": hits / k, "recall": hits / n_rel, "ndcg": dcg / idcg, "ap": ap,
+                        "hit": (hits > 0).astype(float)}, index=n_rel.index)
+    return out.reindex(n_rel.index).fillna(0.0).rename_axis(user)
+
+
+def _ranking_mean(column: str, recs, truth, k, user, item, score) -> float:
+    per_user = ranking_per_user(recs, truth, k, user=user, item=item, score=score)
+    return float(per_user[column].mean()) if len(per_user) else NAN
 
 
 def precision_at_k(recs: pd.DataFrame, truth: pd.DataFrame, k: int = 10, *, user: str = "user",
@@ -332,41 +351,31 @@ def precision_at_k(recs: pd.DataFrame, truth: pd.DataFrame, k: int = 10, *, user
     `recs`: one row per (user, item) with a `score` (higher first); `truth`: one row per relevant (user, item).
     Users are those of `truth`; a user without recommendations scores 0.
     """
-    top, n_rel = _topk_hits(recs, truth, k, user, item, score)
-    return _per_user_mean(top.groupby(user)["hit"].sum() / k, n_rel)
+    return _ranking_mean("precision", recs, truth, k, user, item, score)
 
 
 def recall_at_k(recs: pd.DataFrame, truth: pd.DataFrame, k: int = 10, *, user: str = "user",
                 item: str = "item", score: str = "score") -> float:
     """Mean over users of (relevant items in the top k) / (relevant items)."""
-    top, n_rel = _topk_hits(recs, truth, k, user, item, score)
-    return _per_user_mean(top.groupby(user)["hit"].sum() / n_rel, n_rel)
+    return _ranking_mean("recall", recs, truth, k, user, item, score)
 
 
 def ndcg_at_k(recs: pd.DataFrame, truth: pd.DataFrame, k: int = 10, *, user: str = "user",
               item: str = "item", score: str = "score") -> float:
     """Mean over users of DCG@k / ideal DCG@k with binary relevance (gain 1 / log2(rank + 1))."""
-    top, n_rel = _topk_hits(recs, truth, k, user, item, score)
-    dcg = (top["hit"] / np.log2(top["rank"] + 1)).groupby(top[user]).sum()
-    discounts = np.cumsum(1.0 / np.log2(np.arange(2, k + 2)))
-    idcg = pd.Series(discounts[np.minimum(n_rel.to_numpy(), k) - 1], index=n_rel.index)
-    return _per_user_mean(dcg / idcg, n_rel)
+    return _ranking_mean("ndcg", recs, truth, k, user, item, score)
 
 
 def map_at_k(recs: pd.DataFrame, truth: pd.DataFrame, k: int = 10, *, user: str = "user",
              item: str = "item", score: str = "score") -> float:
     """Mean over users of AP@k = sum over hits at rank r <= k of precision@r, divided by min(relevant, k)."""
-    top, n_rel = _topk_hits(recs, truth, k, user, item, score)
-    precision_at_r = top.groupby(user)["hit"].cumsum() / top["rank"]
-    ap = (precision_at_r * top["hit"]).groupby(top[user]).sum() / np.minimum(n_rel, k)
-    return _per_user_mean(ap, n_rel)
+    return _ranking_mean("ap", recs, truth, k, user, item, score)
 
 
 def hit_rate_at_k(recs: pd.DataFrame, truth: pd.DataFrame, k: int = 10, *, user: str = "user",
                   item: str = "item", score: str = "score") -> float:
     """Share of truth users with at least one relevant item in the top k."""
-    top, n_rel = _topk_hits(recs, truth, k, user, item, score)
-    return _per_user_mean((top.groupby(user)["hit"].sum() > 0).astype(float), n_rel)
+    return _ranking_mean("hit", recs, truth, k, user, item, score)
 
 
 def catalogue_coverage(recs: pd.DataFrame, n_items: int, k: int = 10, *, user: str = "user",

@@ -10,20 +10,30 @@ import polars as pl
 COLUMNS = ["timestamp", "client_id", "merchant_id", "amount", "errors", "label"]
 
 
-def load_interactions(path: str | Path) -> pd.DataFrame:
-    """Paid purchases (refunds, attempts with errors and fraud excluded) as (client_id, merchant_id, timestamp).
+def require_columns(path: Path, columns, example: str) -> None:
+    """A clear error naming the file, the missing columns and an example row when `path` lacks any of `columns`."""
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file (run the ingest stage first)")
+    schema = pl.scan_parquet(path).collect_schema()
+    missing = [c for c in columns if c not in schema]
+    if missing:
+        raise ValueError(f"{path}: missing column(s) {missing}; expected e.g. {example}")
+
+
+def load_interactions(path: str | Path, extra=()) -> pd.DataFrame:
+    """Paid purchases (refunds, attempts with errors and fraud excluded) as (client_id, merchant_id, timestamp,
+    *extra columns).
 
     Reads only the needed columns lazily, so it also runs on the kaggle-scale file.
     """
     path = Path(path)
-    schema = pl.scan_parquet(path).collect_schema()
-    missing = [c for c in COLUMNS if c not in schema]
-    if missing:
-        raise ValueError(f"{path}: missing column(s) {missing}; expected e.g. timestamp=2019-03-14 10:00, "
-                         "client_id=825, merchant_id=59935, amount=12.5, errors=null, label='legit'")
-    lazy = (pl.scan_parquet(path).select(COLUMNS)
+    extra = [c for c in extra if c not in ("client_id", "merchant_id", "timestamp")]
+    require_columns(path, list(dict.fromkeys(COLUMNS + extra)),
+                    "timestamp=2019-03-14 10:00, client_id=825, merchant_id=59935, amount=12.5, errors=null, "
+                    "label='legit', merchant_city='Houston', mcc=5411")
+    lazy = (pl.scan_parquet(path).select(list(dict.fromkeys(COLUMNS + extra)))
             .filter((pl.col("amount") > 0) & pl.col("errors").is_null() & (pl.col("label") != "fraud"))
-            .select("client_id", "merchant_id", "timestamp"))
+            .select("client_id", "merchant_id", "timestamp", *extra))
     return lazy.collect().to_pandas()
 
 
