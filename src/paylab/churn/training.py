@@ -30,6 +30,7 @@ class Experiment:
     lstm_history: dict = field(default_factory=dict)
     champion: str = ""
     valid_auc: dict = field(default_factory=dict)
+    valid_ap: dict = field(default_factory=dict)
 
     @property
     def rows(self) -> pd.DataFrame:
@@ -80,7 +81,7 @@ def tune_gbm(exp: Experiment, params: dict, seed: int, storage: Path, study_name
 def fit_all(exp: Experiment, params: dict, seed: int, gbm_params: dict | None = None) -> Experiment:
     """Fit the GBM (aggregates), the LSTM (sequence + aggregates) and the hybrid (aggregates + the LSTM's logit,
     out of fold on the training rows), score every row and pick the champion of LSTM and hybrid by validation
-    ROC-AUC."""
+    average precision (churners are rare: the precision of the top of the list is what the team works)."""
     rows, seq = exp.rows, exp.panel.seq
     tr, va = _mask(exp, "train"), _mask(exp, "valid")
     y = rows["label"].to_numpy()
@@ -105,7 +106,8 @@ def fit_all(exp: Experiment, params: dict, seed: int, gbm_params: dict | None = 
     rows["p_hybrid"] = models.predict_gbm(exp.hybrid, xh)
     rows[models.LSTM_FEATURE] = feature
     exp.valid_auc = {m: ev.roc_auc(y[va], rows.loc[va, f"p_{m}"]) for m in MODELS}
-    exp.champion = max(("lstm", "hybrid"), key=lambda m: exp.valid_auc[m])
+    exp.valid_ap = {m: ev.average_precision(y[va], rows.loc[va, f"p_{m}"]) for m in MODELS}
+    exp.champion = max(("lstm", "hybrid"), key=lambda m: exp.valid_ap[m])
     return exp
 
 
