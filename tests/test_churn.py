@@ -132,7 +132,8 @@ scorer = serving.ChurnScorer()
 scorer.load_context(types.SimpleNamespace(artifacts=art))
 mask = (rows["part"] == "score").to_numpy()
 served = scorer.predict(None, serving.flat_inputs(rows[mask], exp.panel.seq[mask]))
-print(json.dumps({"test": auc, "valid_ap": exp.valid_ap, "champion": exp.champion, "epochs": len(exp.lstm_history["loss"]),
+print(json.dumps({"test": auc, "valid_ap": exp.valid_ap, "champion": exp.champion,
+                  "epochs": len(exp.lstm_history["loss"]),
                   "served_gap": float(np.abs(served["probability"].to_numpy()
                                              - rows.loc[mask, f"p_{exp.champion}"].to_numpy()).max()),
                   "n_test": int(len(test)), "churners": int(test["label"].sum())}))
