@@ -69,7 +69,9 @@ def weekly(interim: Path, anchor: pd.Timestamp) -> pl.DataFrame:
     (week 0 = [anchor - 7 d, anchor)). One lazy group-by over the transaction columns it needs."""
     tx = _scan(interim, "transactions.parquet", TX_COLUMNS)
     anchor_us = pl.lit(anchor.to_datetime64()).cast(pl.Datetime("us"))
-    week = ((anchor_us - pl.col("timestamp")).dt.total_seconds() // (7 * 86400)).cast(pl.Int32).alias("week")
+    # week w = [anchor - 7(w + 1) d, anchor - 7w d): a payment at a cutoff's midnight belongs to its future
+    week = (((anchor_us - pl.col("timestamp")).dt.total_microseconds() - 1) // (7 * 86_400_000_000)) \
+        .cast(pl.Int32).alias("week")
     pay = pl.col("amount") > 0
     return (tx.with_columns(week)
             .group_by("client_id", "week")
@@ -80,7 +82,6 @@ def weekly(interim: Path, anchor: pd.Timestamp) -> pl.DataFrame:
                  n_online=(pay & pl.col("is_online")).sum().cast(pl.Float64),
                  n_refunds=pl.col("is_refund").sum().cast(pl.Float64),
                  n_errors=pl.col("errors").is_not_null().sum().cast(pl.Float64),
-                 last_payment=pl.col("timestamp").filter(pay).max(),
                  first_payment=pl.col("timestamp").filter(pay).min())
             .with_columns(online_share=pl.when(pl.col("n_payments") > 0)
                           .then(pl.col("n_online") / pl.col("n_payments")).otherwise(0.0))
