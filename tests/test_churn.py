@@ -256,3 +256,15 @@ def test_cli_answers_a_bad_url_with_one_line_and_exit_2():
 def test_at_risk_without_a_table_says_so(tmp_path):
     with pytest.raises(DatabaseError, match="no table churn_predictions"):
         at_risk(f"sqlite:///{tmp_path / 'empty.db'}")
+
+
+def test_oracle_is_the_hazard_over_the_horizon_and_one_once_stopped():
+    from paylab.churn.oracle import oracle_probability
+
+    oracle = pd.DataFrame({"client_id": [1, 2, 3], "churn_hazard": [0.03, 0.03, 0.0],
+                           "churn_date": [pd.NaT, pd.Timestamp("2019-01-10"), pd.NaT]})
+    rows = pd.DataFrame({"client_id": [1, 2, 2, 3], "cutoff": pd.to_datetime(["2019-02-01", "2019-01-01",
+                                                                             "2019-02-01", "2019-02-01"])})
+    p = oracle_probability(rows, oracle, horizon_days=60)
+    assert p[0] == pytest.approx(1 - np.exp(-0.03 * 60 / 30.44)) and p[1] == pytest.approx(p[0])
+    assert p[2] == 1.0 and p[3] == 0.0   # past its latent churn date: stopped
