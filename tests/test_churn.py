@@ -106,6 +106,11 @@ def test_inputs_do_not_see_the_future(tiny_interim, panel, params, tmp_path):
     assert not np.array_equal(panel.seq[later], other.seq[(other.rows["cutoff"] > cut).to_numpy()])  # it can fail
 
 
+def test_bad_knob_names_the_param():
+    with pytest.raises(ValueError, match=r"churn.horizon_days must be a whole number >= 1, got 0"):
+        PanelConfig.from_params({"horizon_days": 0})
+
+
 def test_missing_column_names_the_file(tmp_path, tiny_interim):
     pl.read_parquet(tiny_interim / "transactions.parquet").drop("mcc").write_parquet(tmp_path / "transactions.parquet")
     shutil.copy(tiny_interim / "users.parquet", tmp_path / "users.parquet")

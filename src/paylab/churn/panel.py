@@ -33,6 +33,10 @@ class PanelConfig:
     @classmethod
     def from_params(cls, params: dict) -> PanelConfig:
         keys = ("horizon_days", "active_days", "weeks", "cutoff_every_weeks", "min_history_weeks")
+        bad = {k: params[k] for k in keys if k in params and (not isinstance(params[k], int) or params[k] < 1)}
+        if bad:
+            name, value = next(iter(bad.items()))
+            raise ValueError(f"params.yaml churn.{name} must be a whole number >= 1, got {value!r}")
         return cls(**{k: int(params[k]) for k in keys if k in params})
 
 
