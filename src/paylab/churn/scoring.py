@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import UTC, datetime
 
 import numpy as np
@@ -10,6 +12,13 @@ import pandas as pd
 from paylab.churn.panel import AGGREGATES
 from paylab.churn.reasons import top_reasons
 from paylab.churn.training import Experiment, hybrid_frame
+
+
+def model_version(commit: str, params: dict) -> str:
+    """`churn-<commit>-<params hash>`: the same code and knobs give the same version, so a rerun of the stage
+    replaces its rows (the primary key holds the version) while a changed model adds a version beside them."""
+    digest = hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()[:8]
+    return f"churn-{commit[:8]}-{digest}"
 
 
 def risk_band(prob: np.ndarray, bands: dict) -> np.ndarray:
