@@ -274,3 +274,19 @@ def test_bootstrap_mean():
     assert ev.bootstrap_mean([0.5] * 10, n_boot=50) == {"mean": 0.5, "ci_low": 0.5, "ci_high": 0.5}
     r = ev.bootstrap_mean([0.0, 1.0, np.nan, 0.0, 1.0], n_boot=200, seed=1)
     assert r["mean"] == 0.5 and 0.0 <= r["ci_low"] < 0.5 < r["ci_high"] <= 1.0
+
+
+def test_bootstrap_lift_capture_and_brier_match_the_plain_metrics():
+    rng = np.random.default_rng(3)
+    y = (rng.random(400) < 0.1).astype(int)
+    p = np.clip(0.1 + 0.3 * y + rng.normal(0, 0.1, 400), 0, 1)
+    names = ("lift_at_10pct", "capture_at_10pct", "brier")
+    points, reps = ev.bootstrap_scores(y, {"m": p}, np.arange(400) // 4, metrics=names, n_boot=50, seed=1)
+    k = 40
+    top = np.argsort(-p, kind="stable")[:k]
+    assert points["m"]["lift_at_10pct"] == pytest.approx(ev.lift_at(y, p, 0.1))
+    assert points["m"]["capture_at_10pct"] == pytest.approx(y[top].sum() / y.sum())
+    assert points["m"]["brier"] == pytest.approx(ev.brier(y, p))
+    out = ev.intervals(points["m"], reps["m"])
+    assert out["lift_at_10pct_ci_low"] <= out["lift_at_10pct"] <= out["lift_at_10pct_ci_high"]
+    assert np.isfinite(reps["m"]["brier"]).all() and reps["m"]["brier"].std() > 0

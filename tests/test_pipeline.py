@@ -113,7 +113,7 @@ def test_pipeline_benchmark_dvc_repro_and_a_sweep_on_tiny_data(tmp_path):
                                                                            else "")
     bench = json.loads(run.stdout.strip().splitlines()[-1])  # a benchmark's last line is one JSON object
     assert list(bench["stages"]) == ["data", "ingest", "eda", "features", "anomaly", "fraud", "credit", "quant",
-                                     "recsys", "report"]
+                                     "recsys", "churn", "report"]
     assert all(s["seconds"] > 0 and s["peak_mb"] > 50 for s in bench["stages"].values())
     assert bench["total_seconds"] == pytest.approx(sum(s["seconds"] for s in bench["stages"].values()), abs=0.5)
     root = tmp_path / "paylab"
@@ -161,6 +161,14 @@ def test_pipeline_benchmark_dvc_repro_and_a_sweep_on_tiny_data(tmp_path):
     model = recsys["model"]
     assert model["ndcg_at_10_ci_low"] <= model["ndcg_at_10"] <= model["ndcg_at_10_ci_high"]
     assert recsys["registry"]["alias"] == "champion" and (root / "models" / "recsys" / "recommender.pkl").exists()
+    churn = json.loads((root / "reports" / "metrics" / "churn.json").read_text())
+    assert {"model", "baseline", "oracle", "gbm", "lstm", "hybrid", "differences", "database"} <= set(churn)
+    assert churn["model"]["name"] in ("lstm", "hybrid") and churn["baseline"]["name"] == "gbm"
+    assert churn["model"]["n"] == churn["baseline"]["n"] == churn["oracle"]["n"] > 0 and churn["registry"]["version"]
+    assert churn["model"]["roc_auc_ci_low"] <= churn["model"]["roc_auc"] <= churn["model"]["roc_auc_ci_high"]
+    from paylab.churn.retention import at_risk
+    view = at_risk(f"sqlite:///{root / 'data' / 'churn' / 'churn.db'}", limit=5)
+    assert len(view) == 5 and view["value_at_risk"].is_monotonic_decreasing and view["reason_1"].notna().any()
     index = (root / "reports" / "index.html").read_text()
     assert "01_eda" in index and "ingest" in index and "03_fraud" in index
     assert (root / "mlflow.db").exists()

@@ -70,6 +70,15 @@ def _quant_evaluate(args: argparse.Namespace) -> None:
     print(f"written to {args.out}")
 
 
+def _churn_at_risk(args: argparse.Namespace) -> None:
+    from paylab.churn.retention import at_risk
+
+    url = args.db_url or _project_params().get("churn", {}).get("db_url", "sqlite:///data/churn/churn.db")
+    view = at_risk(url, limit=args.limit)
+    cols = ["client_id", "probability", "risk_band", "value_at_risk", "reason_1", "reason_2", "reason_3"]
+    print(view[cols].to_string(index=False) if len(view) else f"no predictions in {url}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="paylab", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -112,6 +121,12 @@ def build_parser() -> argparse.ArgumentParser:
                         "Yahoo-style export per ticker (named after the file)")
     q.add_argument("--out", default="reports/quant-evaluate")
     q.set_defaults(func=_quant_evaluate)
+    p = sub.add_parser("churn", help="churn predictions in the database")
+    csub = p.add_subparsers(dest="churn_command", required=True)
+    c = csub.add_parser("at-risk", help="the retention list: users by expected monthly value at risk, with reasons")
+    c.add_argument("--db-url", default=None, help="any SQLAlchemy URL (default: params.yaml churn.db_url)")
+    c.add_argument("--limit", type=int, default=20)
+    c.set_defaults(func=_churn_at_risk)
     return parser
 
 

@@ -449,14 +449,24 @@ def _fpr_of(metric: str) -> float | None:
     return float(metric[len(prefix):-3].replace("_", ".")) / 100
 
 
+def _share_of(metric: str) -> float | None:
+    """'lift_at_10pct' / 'capture_at_10pct' -> 0.1 (the top share of rows); None for other names."""
+    for prefix in ("lift_at_", "capture_at_"):
+        if metric.startswith(prefix) and metric.endswith("pct"):
+            return float(metric[len(prefix):-3].replace("_", ".")) / 100
+    return None
+
+
 class _RankedScore:
-    """One score sorted once; weighted ROC-AUC, AP and recall@FPR of any row weighting (the bootstrap's counts)."""
+    """One score sorted once; weighted ROC-AUC, AP, recall@FPR, lift and capture in the top share and Brier (the
+    score read as a probability) of any row weighting (the bootstrap's counts)."""
 
     def __init__(self, y: np.ndarray, score: np.ndarray):
         self.order = np.argsort(-score, kind="stable")
         s = score[self.order]
         self.y = y[self.order].astype(float)
         self.last = np.flatnonzero(np.r_[s[1:] != s[:-1], True]) if s.size else np.zeros(0, int)
+        self.score = s
 
     def metrics(self, names: Sequence[str], weights: np.ndarray | None = None) -> dict[str, float]:
         w = np.ones_like(self.y) if weights is None else weights[self.order].astype(float)
@@ -477,9 +487,16 @@ class _RankedScore:
             elif (fpr := _fpr_of(name)) is not None:
                 ok = fp / neg <= fpr + 1e-12
                 out[name] = float(np.r_[0.0, tp[ok] / pos].max())
+            elif name == "brier":  # the score read as a probability
+                out[name] = float(np.sum(w * (self.y - self.score) ** 2) / np.sum(w))
+            elif (share := _share_of(name)) is not None:  # lift_at_10pct / capture_at_10pct: top share of weight
+                cum_w = np.cumsum(w)
+                k = min(int(np.searchsorted(cum_w, share * cum_w[-1] - 1e-9)) + 1, w.size)
+                caught = float(np.sum(w[:k] * self.y[:k]))
+                out[name] = caught / pos if name.startswith("capture") else caught / cum_w[k - 1] / (pos / cum_w[-1])
             else:
                 raise ValueError(f"no bootstrap for metric {name!r} (known: roc_auc, gini, ks, average_precision, "
-                                 f"recall_at_fpr_<x>pct)")
+                                 f"recall_at_fpr_<x>pct, brier, lift_at_<x>pct, capture_at_<x>pct)")
         return out
 
 
