@@ -112,7 +112,8 @@ def test_pipeline_benchmark_dvc_repro_and_a_sweep_on_tiny_data(tmp_path):
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:] + (log.read_text()[-3000:] if log.exists()
                                                                            else "")
     bench = json.loads(run.stdout.strip().splitlines()[-1])  # a benchmark's last line is one JSON object
-    assert list(bench["stages"]) == ["data", "ingest", "eda", "features", "fraud", "credit", "quant", "report"]
+    assert list(bench["stages"]) == ["data", "ingest", "eda", "features", "fraud", "credit", "quant", "monitoring",
+                                     "report"]
     assert all(s["seconds"] > 0 and s["peak_mb"] > 50 for s in bench["stages"].values())
     assert bench["total_seconds"] == pytest.approx(sum(s["seconds"] for s in bench["stages"].values()), abs=0.5)
     root = tmp_path / "paylab"

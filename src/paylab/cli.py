@@ -70,6 +70,17 @@ def _quant_evaluate(args: argparse.Namespace) -> None:
     print(f"written to {args.out}")
 
 
+def _drift(args: argparse.Namespace) -> None:
+    from paylab.monitoring.files import drift_files
+
+    columns = args.columns.split(",") if args.columns else None
+    table = drift_files(args.reference, args.current, Path(args.out), columns, sample_rows=args.sample_rows,
+                        seed=args.seed)
+    print(table.round(4).to_string())
+    print(f"wrote {args.out}/drift_current.html (Evidently, equal-width PSI) and {args.out}/psi.csv "
+          "(bands apply to psi_reference_deciles)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="paylab", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -112,6 +123,15 @@ def build_parser() -> argparse.ArgumentParser:
                         "Yahoo-style export per ticker (named after the file)")
     q.add_argument("--out", default="reports/quant-evaluate")
     q.set_defaults(func=_quant_evaluate)
+
+    p = sub.add_parser("drift", help="PSI drift of one table against another (Evidently report + decile PSI)")
+    p.add_argument("--reference", required=True, help="parquet or CSV: the reference table")
+    p.add_argument("--current", required=True, help="parquet or CSV: the table to compare")
+    p.add_argument("--out", required=True, help="directory for drift_current.html and psi.csv")
+    p.add_argument("--columns", default=None, help="comma-separated columns (default: every shared column)")
+    p.add_argument("--sample-rows", type=int, default=20000, help="rows of each table Evidently sees (seeded)")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_drift)
     return parser
 
 
