@@ -14,6 +14,7 @@ import pytest
 
 from paylab.report import build_index
 from paylab.stages import StageFailed, flat_metrics, run_notebook
+from paylab.story import number
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -71,7 +72,7 @@ def test_stage_injects_params_and_exports_html(tmp_path):
     assert "limit" in html.read_text()
     index = build_index(tmp_path / "reports").read_text()
     assert 'href="notebooks/09_demo.html"' in index and "<td>limit</td><td>5</td>" in index
-    assert "Stage cost" in index and f"<td>demo</td><td>{cost['seconds']:.4g}</td>" in index
+    assert "Stage cost" in index and f"<td>demo</td><td>{number(cost['seconds'])}</td>" in index
 
 
 @pytest.mark.slow

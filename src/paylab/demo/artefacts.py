@@ -9,17 +9,11 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-# module -> (business question, headline metric, higher is better)
-MODULES = {
-    "fraud": ("Which payments should be declined or reviewed?", "average_precision"),
-    "anomaly": ("Which payments look unlike the rest, without labels?", "average_precision"),
-    "recsys": ("Which merchants will a user pay next?", "ndcg_at_10"),
-    "churn": ("Which users are about to leave?", "average_precision"),
-    "credit": ("Whom to lend to, and how much?", "roc_auc"),
-    "quant": ("Is there a tradable signal in the price panel?", "rank_ic"),
-    "monitoring": ("Has the data moved since the fraud model was trained, and did its quality follow?", "roc_auc"),
-}
-CEILINGS = ("latent_ceiling", "oracle")
+from paylab.story import MODULES as STORIES
+from paylab.story import ceiling, number, with_ci  # noqa: F401  (number: used by the pages)
+
+# module -> (business question, headline metric): the modules with a model
+MODULES = {name: (m.question, m.metric) for name, m in STORIES.items() if name not in ("eda", "features")}
 STAGES = ("ingest", "eda", "features", "fraud", "anomaly", "recsys", "churn", "credit", "quant", "monitoring",
           "report")
 
@@ -35,25 +29,7 @@ def metrics(root: Path, module: str) -> dict | None:
     return read_json(Path(root) / "reports" / "metrics" / f"{module}.json")
 
 
-def number(value) -> str:
-    """A number for people: 952,885 (counts), 15,298 (large values), 0.634 (rates and scores)."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return "" if value is None else str(value)
-    if isinstance(value, int) or (float(value).is_integer() and abs(value) >= 100):
-        return f"{int(value):,}"
-    if value != value:  # NaN
-        return "n/a"
-    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3f}"
-
-
-def _ci(block: dict, metric: str) -> str:
-    value = block.get(metric)
-    if not isinstance(value, int | float):
-        return ""
-    low, high = block.get(f"{metric}_ci_low"), block.get(f"{metric}_ci_high")
-    if isinstance(low, int | float) and isinstance(high, int | float):
-        return f"{number(value)} [{number(low)}, {number(high)}]"
-    return number(value)
+_ci = with_ci
 
 
 def headline(root: Path) -> pd.DataFrame:
@@ -66,10 +42,9 @@ def headline(root: Path) -> pd.DataFrame:
             rows.append({"module": module, "question": question, "metric": metric, "model": "",
                          "baseline": "", "ceiling": "", "status": "run `make repro` first"})
             continue
-        ceiling = next((data[c] for c in CEILINGS if isinstance(data.get(c), dict)), {})
         rows.append({"module": module, "question": question, "metric": metric,
                      "model": _ci(data.get("model", {}), metric), "baseline": _ci(data.get("baseline", {}), metric),
-                     "ceiling": _ci(ceiling, metric), "status": "built"})
+                     "ceiling": _ci(ceiling(data), metric), "status": "built"})
     return pd.DataFrame(rows).set_index("module")
 
 
