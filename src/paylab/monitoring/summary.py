@@ -31,11 +31,12 @@ def performance_sentence(m: Mapping) -> str:
     first, last = m["baseline"], m["model"]
     moves = s.get("performance_followed", {})
     auc, ap = moves.get("roc_auc", "unknown"), moves.get("average_precision", "unknown")
-    said = {"fell": "fell", "rose": "rose", "held": "held (the 95% intervals overlap)", "unknown": "cannot be told"}
+    said = {"fell": "fell", "rose": "rose", "held": "held", "unknown": "cannot be told"}
     text = (f"The fraud score's own PSI reached {s['max_score_psi']:.2f} ({psi_band(s['max_score_psi'])}); its "
             f"ROC-AUC {said[auc]} from {_iv(first, 'roc_auc')} in {s['first_month']} to {_iv(last, 'roc_auc')} in "
             f"{s['last_month']}, and its average precision {said[ap]} ({_iv(first, 'average_precision')} to "
-            f"{_iv(last, 'average_precision')}).")
+            f"{_iv(last, 'average_precision')}); a metric is said to move only when the two months' 95% intervals "
+            f"do not overlap.")
     if auc in ("held", "rose") and ap in ("held", "rose") and s["n_significant_cells"]:
         text += " The drift did not (yet) cost measurable ranking quality: watch, but there is no case to retrain."
     elif "fell" in (auc, ap):
