@@ -11,7 +11,8 @@ from paylab.monitoring import summary
 ROOT = ui.root()
 st.title("Drift monitoring")
 data = ui.require("monitoring")
-st.markdown("- " + summary.drift_sentence(data) + "\n- " + summary.performance_sentence(data))
+st.markdown("\n".join(f"- {t}" for t in (summary.drift_sentence(data), summary.years_sentence(data),
+                                          summary.performance_sentence(data)) if t))
 heat = ROOT / "reports" / "figures" / "monitoring" / "psi_heatmap.png"
 if heat.exists():
     st.image(str(heat), caption="PSI heat map: Evidently (left) and reference deciles (right; the bands' binning)")

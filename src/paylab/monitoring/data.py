@@ -49,3 +49,41 @@ def load_rows(features_path: Path, periods: Periods, columns: Sequence[str], ora
 def shares_by_period(frame: pd.DataFrame, column: str, period: str = "period") -> pd.DataFrame:
     """Rows: periods; columns: the values of `column`; cells: share of the period's rows."""
     return pd.crosstab(frame[period], frame[column], normalize="index")
+
+
+def load_history(features_path: Path, columns: Sequence[str], oracle_path: Path | None = None) -> pd.DataFrame:
+    """`timestamp`, `year`, `y` and `columns` (+ `oracle_scenario`) of every row of the file: the long view across
+    years (a few columns only: it stays small at the kaggle scale)."""
+    path = Path(features_path)
+    lf = pl.scan_parquet(path).select("transaction_id", "timestamp", "label", *columns)
+    lf = lf.with_columns(y=pl.col("label").replace_strict(LABELS, default=None, return_dtype=pl.Float64),
+                         year=pl.col("timestamp").dt.year()).drop("label")
+    if oracle_path is not None and Path(oracle_path).exists() and "scenario" in pl.read_parquet_schema(oracle_path):
+        lf = lf.join(pl.scan_parquet(oracle_path).select("transaction_id", oracle_scenario=pl.col("scenario")
+                                                         .cast(pl.String)), on="transaction_id", how="left")
+    return lf.drop("transaction_id").collect().to_pandas()
+
+
+def by_year(history: pd.DataFrame, reference: pd.DataFrame, columns: Sequence[str], bins: int = 10) -> pd.DataFrame:
+    """Per calendar year: rows, fraud rate (labelled rows), mean amount of legit and of fraud payments, the
+    reference-decile PSI of each numeric column and the PSI of the fraud scenario mix (`evaluation.psi_shares`)
+    against the reference window."""
+    from paylab import evaluation
+
+    ref_frauds = reference[reference["y"] == 1]
+    ref_mix = ref_frauds["oracle_scenario"].value_counts(normalize=True) if "oracle_scenario" in reference else None
+    rows = {}
+    for year, part in history.groupby("year", sort=True):
+        labelled = part[part["y"].notna()]
+        row = {"rows": len(part), "fraud_rate": float(labelled["y"].mean()) if len(labelled) else float("nan"),
+               "mean_amount_legit": float(labelled.loc[labelled["y"] == 0, "amount"].mean()),
+               "mean_amount_fraud": float(labelled.loc[labelled["y"] == 1, "amount"].mean())}
+        for c in columns:
+            row[f"psi_{c}"] = evaluation.psi(reference[c], part[c], bins)
+        if ref_mix is not None:
+            mix = labelled.loc[labelled["y"] == 1, "oracle_scenario"].value_counts(normalize=True)
+            names = sorted(set(ref_mix.index) | set(mix.index))
+            row["psi_scenario_mix"] = evaluation.psi_shares(ref_mix.reindex(names, fill_value=0).to_numpy(),
+                                                            mix.reindex(names, fill_value=0).to_numpy())
+        rows[int(year)] = row
+    return pd.DataFrame(rows).T

@@ -44,6 +44,23 @@ def performance_sentence(m: Mapping) -> str:
     return text
 
 
+def years_sentence(m: Mapping) -> str:
+    """The slow drift across calendar years (reference-decile PSI per year against the reference window)."""
+    years = m.get("by_year") or {}
+    if not years:
+        return ""
+    first, last = min(years), max(years)
+    a, b = years[first], years[last]
+    psis = {k[4:]: v for k, v in a.items() if k.startswith("psi_") and isinstance(v, int | float)}
+    top = max(psis, key=psis.get) if psis else None
+    text = (f"Across years, the fraud rate moved from {a['fraud_rate']:.2%} in {first} to {b['fraud_rate']:.2%} in "
+            f"{last} and the mean fraud amount from ${a['mean_amount_fraud']:,.0f} to ${b['mean_amount_fraud']:,.0f}")
+    if top is not None:
+        text += (f"; against the reference window, {first} differs most in {top.replace('_', ' ')} "
+                 f"(PSI {psis[top]:.2f}, {psi_band(psis[top])})")
+    return text + "."
+
+
 def answer(m: Mapping) -> str:
     """One sentence for the walkthrough."""
     s = m["summary"]
@@ -52,7 +69,8 @@ def answer(m: Mapping) -> str:
     quality = ("the fraud model's ROC-AUC and AP held" if set(moves.values()) <= {"held", "rose"}
                else "the fraud model's quality fell" if "fell" in moves.values() else "performance cannot be told")
     lead = (f"{top} drifted most (max PSI {s['top_drifted'][top]:.2f})" if top else "no feature could be compared")
-    return (f"Over {s['n_months']} months after training, {lead}, {s['n_significant_cells']} feature-months crossed "
+    text = (f"Over {s['n_months']} months after training, {lead}, {s['n_significant_cells']} feature-months crossed "
             f"{PSI_BANDS[1]}, the fraud score's PSI peaked at {s['max_score_psi']:.2f}, and {quality} "
             f"(ROC-AUC {m['baseline']['roc_auc']:.3f} in {s['first_month']} vs {m['model']['roc_auc']:.3f} in "
             f"{s['last_month']}).")
+    return f"{text} {years_sentence(m)}".strip()
