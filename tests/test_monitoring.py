@@ -156,3 +156,29 @@ def test_cli_drift_bad_input_is_one_line_and_exit_2(frames, tmp_path, capsys, ca
     assert cli.main(args) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and err.startswith("paylab drift: error:") and "b.parquet" in err
+
+
+def test_psi_of_shares_is_the_formula_psi_uses():
+    rng = np.random.default_rng(2)
+    ref, cur = rng.normal(size=5000), rng.normal(0.3, size=5000)
+    edges = np.quantile(ref, np.linspace(0, 1, 11))[1:-1]
+    shares = [np.bincount(np.searchsorted(edges, x, side="right"), minlength=10) / x.size for x in (ref, cur)]
+    assert evaluation.psi_shares(*shares) == pytest.approx(evaluation.psi(ref, cur))
+    assert evaluation.psi_shares([0.5, 0.5], [0.5, 0.5]) == 0.0
+    with pytest.raises(ValueError, match="same bins"):
+        evaluation.psi_shares([1.0], [0.5, 0.5])
+
+
+def test_by_year_reports_rates_amounts_and_the_scenario_mix_psi():
+    from paylab.monitoring.data import by_year
+
+    rng = np.random.default_rng(3)
+    n = 4000
+    ref = pd.DataFrame({"amount": rng.lognormal(3, 1, n), "y": (rng.random(n) < 0.1).astype(float),
+                        "oracle_scenario": rng.choice(["a", "b"], n)})
+    later = ref.assign(amount=ref["amount"] * 3.0, oracle_scenario=np.where(ref["y"] == 1, "a", "legit"))
+    history = pd.concat([ref.assign(year=2018), later.assign(year=2019)])
+    table = by_year(history, ref, ["amount"])
+    assert table.loc[2018, "psi_amount"] < 1e-9 and table.loc[2019, "psi_amount"] >= 0.25
+    assert table.loc[2018, "psi_scenario_mix"] < 1e-9 and table.loc[2019, "psi_scenario_mix"] >= 0.25
+    assert table.loc[2019, "mean_amount_fraud"] == pytest.approx(3.0 * table.loc[2018, "mean_amount_fraud"])
