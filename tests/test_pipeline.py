@@ -150,8 +150,19 @@ def test_pipeline_benchmark_dvc_repro_and_a_sweep_on_tiny_data(tmp_path):
     assert {"model", "baseline", "oracle", "differences"} <= set(quant) and quant["registry"]["alias"] == "champion"
     assert quant["oracle"]["rank_ic_ci_low"] <= quant["oracle"]["rank_ic"] <= quant["oracle"]["rank_ic_ci_high"]
     assert (root / "reports" / "plots" / "quant_equity.csv").stat().st_size > 0
+    monitoring = json.loads((root / "reports" / "metrics" / "monitoring.json").read_text())
+    assert {"model", "baseline", "oracle", "summary", "psi_reference_deciles", "psi_evidently", "by_month",
+            "by_year", "reports"} <= set(monitoring)
+    mon = monitoring["model"]
+    assert mon["roc_auc_ci_low"] <= mon["roc_auc"] <= mon["roc_auc_ci_high"] and mon["n_positive"] > 0
+    assert set(monitoring["psi_evidently"]) >= set(monitoring["psi_reference_deciles"]) - {"fraud_score"}
+    assert monitoring["reports"] and all((root / "reports" / p).exists() for p in monitoring["reports"].values())
+    assert (root / "reports" / "figures" / "monitoring" / "alert_queue.csv").stat().st_size > 0
     index = (root / "reports" / "index.html").read_text()
     assert "01_eda" in index and "ingest" in index and "03_fraud" in index
+    assert "<b>Answer.</b>" in index and 'href="drift/drift_' in index  # the walkthrough's monitoring story
+    assert 'href="slides/03_fraud.slides.html"' in index
+    assert (root / "reports" / "slides" / "09_monitoring.slides.html").exists()
     assert (root / "mlflow.db").exists()
     status = subprocess.run([sys.executable, "-m", "dvc", "status"], cwd=root, env=env, capture_output=True,
                             text=True)
