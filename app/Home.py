@@ -1,36 +1,21 @@
-"""PayLab demo home: what every stage measured, read from reports/ (artefacts only, never raw data)."""
+"""PayLab demo: `make app` (streamlit run app/Home.py). One page per module, reading only pipeline artefacts
+(reports/, data/interim for the fraud form's known ids), the churn database and the MLflow registry."""
 
-import json
-import os
 from pathlib import Path
 
-import pandas as pd
 import streamlit as st
 
-from paylab.paths import reports_dir
-from paylab.report import metric_roles
-from paylab.stages import flat_metrics
-
-# the checkout this app lives in, unless PAYLAB_ROOT points elsewhere
-REPORTS = reports_dir() if os.environ.get("PAYLAB_ROOT") else reports_dir(Path(__file__).resolve().parents[1])
+PAGES = Path(__file__).resolve().parent / "pages"
 
 st.set_page_config(page_title="PayLab", layout="wide")
-st.title("PayLab")
-st.caption("Reproducible payment data science: every figure here was rebuilt by `make repro`.")
-
-metrics_files = sorted((REPORTS / "metrics").glob("*.json"))
-if not metrics_files:
-    st.warning("No reports yet: run `make repro` first.")
-    st.stop()
-
-for path in metrics_files:
-    data = json.loads(path.read_text())
-    with st.expander(path.stem, expanded=path.stem in {"eda", "features"}):
-        roles = metric_roles(data)
-        if roles:
-            st.dataframe(pd.DataFrame({r: data[r] for r in roles}))
-        else:
-            st.dataframe(pd.Series(flat_metrics(data), name="value"))
-        figures = sorted((REPORTS / "figures" / path.stem).glob("*.png"))
-        for column, fig in zip(st.columns(3) * (len(figures) // 3 + 1), figures, strict=False):
-            column.image(str(fig), caption=fig.stem)
+navigation = st.navigation([
+    st.Page(PAGES / "0_Overview.py", title="Overview", icon=":material/dashboard:", default=True),
+    st.Page(PAGES / "1_Fraud.py", title="Fraud", icon=":material/credit_card:"),
+    st.Page(PAGES / "2_Anomalies.py", title="Anomalies", icon=":material/scatter_plot:"),
+    st.Page(PAGES / "3_Recommendations.py", title="Recommendations", icon=":material/storefront:"),
+    st.Page(PAGES / "4_Churn.py", title="Churn", icon=":material/person_remove:"),
+    st.Page(PAGES / "5_Credit.py", title="Credit", icon=":material/account_balance:"),
+    st.Page(PAGES / "6_Quant.py", title="Quant", icon=":material/show_chart:"),
+    st.Page(PAGES / "7_Drift.py", title="Drift", icon=":material/monitoring:"),
+])
+navigation.run()

@@ -205,18 +205,22 @@ def test_load_champion_gives_the_registered_service(world, registry):
     assert load_champion("no_such_model") is None
 
 
-def test_app_fraud_page_decides_with_the_champion(registry, monkeypatch):
+def test_app_fraud_page_decides_with_the_champion(world, registry, monkeypatch):
     from streamlit.testing.v1 import AppTest
 
     metrics = registry["root"] / "reports" / "metrics"
     metrics.mkdir(parents=True, exist_ok=True)
     (metrics / "fraud.json").write_text(json.dumps({"model": {"roc_auc": 0.9}, "comparison": {}, "decision": {}}))
+    interim = registry["root"] / "data" / "interim"  # the form's known cards and merchants
+    if not interim.exists():
+        interim.parent.mkdir(parents=True, exist_ok=True)
+        interim.symlink_to(world["interim"])
     monkeypatch.setenv("PAYLAB_ROOT", str(registry["root"]))
     monkeypatch.setenv("MLFLOW_TRACKING_URI", registry["uri"])
     at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "app" / "pages" / "1_Fraud.py"))
     at.run(timeout=120)
     assert not at.exception
-    at.number_input[4].set_value(9_999.0)  # amount
+    at.number_input[2].set_value(99.0)  # amount (card and merchant: the first known ones)
     at.button[0].click().run(timeout=60)
     assert not at.exception
     assert at.metric[0].value in ("approve", "review", "decline")

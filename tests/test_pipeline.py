@@ -14,6 +14,7 @@ import pytest
 
 from paylab.report import build_index
 from paylab.stages import StageFailed, flat_metrics, run_notebook
+from paylab.story import number
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -71,7 +72,7 @@ def test_stage_injects_params_and_exports_html(tmp_path):
     assert "limit" in html.read_text()
     index = build_index(tmp_path / "reports").read_text()
     assert 'href="notebooks/09_demo.html"' in index and "<td>limit</td><td>5</td>" in index
-    assert "Stage cost" in index and f"<td>demo</td><td>{cost['seconds']:.4g}</td>" in index
+    assert "Stage cost" in index and f"<td>demo</td><td>{number(cost['seconds'])}</td>" in index
 
 
 @pytest.mark.slow
@@ -113,7 +114,7 @@ def test_pipeline_benchmark_dvc_repro_and_a_sweep_on_tiny_data(tmp_path):
                                                                            else "")
     bench = json.loads(run.stdout.strip().splitlines()[-1])  # a benchmark's last line is one JSON object
     assert list(bench["stages"]) == ["data", "ingest", "eda", "features", "anomaly", "fraud", "credit", "quant",
-                                     "recsys", "churn", "report"]
+                                     "recsys", "churn", "monitoring", "report"]
     assert all(s["seconds"] > 0 and s["peak_mb"] > 50 for s in bench["stages"].values())
     assert bench["total_seconds"] == pytest.approx(sum(s["seconds"] for s in bench["stages"].values()), abs=0.5)
     root = tmp_path / "paylab"
@@ -169,8 +170,19 @@ def test_pipeline_benchmark_dvc_repro_and_a_sweep_on_tiny_data(tmp_path):
     from paylab.churn.retention import at_risk
     view = at_risk(f"sqlite:///{root / 'data' / 'churn' / 'churn.db'}", limit=5)
     assert len(view) == 5 and view["value_at_risk"].is_monotonic_decreasing and view["reason_1"].notna().any()
+    monitoring = json.loads((root / "reports" / "metrics" / "monitoring.json").read_text())
+    assert {"model", "baseline", "oracle", "summary", "psi_reference_deciles", "psi_evidently", "by_month",
+            "by_year", "reports"} <= set(monitoring)
+    mon = monitoring["model"]
+    assert mon["roc_auc_ci_low"] <= mon["roc_auc"] <= mon["roc_auc_ci_high"] and mon["n_positive"] > 0
+    assert set(monitoring["psi_evidently"]) >= set(monitoring["psi_reference_deciles"]) - {"fraud_score"}
+    assert monitoring["reports"] and all((root / "reports" / p).exists() for p in monitoring["reports"].values())
+    assert (root / "reports" / "figures" / "monitoring" / "alert_queue.csv").stat().st_size > 0
     index = (root / "reports" / "index.html").read_text()
     assert "01_eda" in index and "ingest" in index and "03_fraud" in index
+    assert "<b>Answer.</b>" in index and 'href="drift/drift_' in index  # the walkthrough's monitoring story
+    assert 'href="slides/03_fraud.slides.html"' in index
+    assert (root / "reports" / "slides" / "09_monitoring.slides.html").exists()
     assert (root / "mlflow.db").exists()
     status = subprocess.run([sys.executable, "-m", "dvc", "status"], cwd=root, env=env, capture_output=True,
                             text=True)

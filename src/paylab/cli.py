@@ -77,6 +77,15 @@ def _churn_at_risk(args: argparse.Namespace) -> None:
     view = at_risk(url, limit=args.limit)
     cols = ["client_id", "probability", "risk_band", "value_at_risk", "reason_1", "reason_2", "reason_3"]
     print(view[cols].to_string(index=False) if len(view) else f"no predictions in {url}")
+def _drift(args: argparse.Namespace) -> None:
+    from paylab.monitoring.files import drift_files
+
+    columns = args.columns.split(",") if args.columns else None
+    table = drift_files(args.reference, args.current, Path(args.out), columns, sample_rows=args.sample_rows,
+                        seed=args.seed)
+    print(table.round(4).to_string())
+    print(f"wrote {args.out}/drift_current.html (Evidently, equal-width PSI) and {args.out}/psi.csv "
+          "(bands apply to psi_reference_deciles)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -127,6 +136,15 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--db-url", default=None, help="any SQLAlchemy URL (default: params.yaml churn.db_url)")
     c.add_argument("--limit", type=int, default=20)
     c.set_defaults(func=_churn_at_risk)
+
+    p = sub.add_parser("drift", help="PSI drift of one table against another (Evidently report + decile PSI)")
+    p.add_argument("--reference", required=True, help="parquet or CSV: the reference table")
+    p.add_argument("--current", required=True, help="parquet or CSV: the table to compare")
+    p.add_argument("--out", required=True, help="directory for drift_current.html and psi.csv")
+    p.add_argument("--columns", default=None, help="comma-separated columns (default: every shared column)")
+    p.add_argument("--sample-rows", type=int, default=20000, help="rows of each table Evidently sees (seeded)")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_drift)
     return parser
 
 

@@ -618,8 +618,18 @@ def psi(reference, current, bins: int = 10) -> float:
     edges = np.unique(np.quantile(ref, np.linspace(0, 1, bins + 1))[1:-1])
     ref_share = np.bincount(np.searchsorted(edges, ref, side="right"), minlength=edges.size + 1) / ref.size
     cur_share = np.bincount(np.searchsorted(edges, cur, side="right"), minlength=edges.size + 1) / cur.size
-    ref_share, cur_share = np.maximum(ref_share, 1e-4), np.maximum(cur_share, 1e-4)
-    return float(np.sum((cur_share - ref_share) * np.log(cur_share / ref_share)))
+    return psi_shares(ref_share, cur_share)
+
+
+def psi_shares(reference_share, current_share) -> float:
+    """PSI of two distributions over the same bins or categories (shares, each summing to 1): sum of
+    (cur - ref) * ln(cur / ref), empty shares floored at 1e-4. `psi` bins numbers on reference quantiles first; a
+    categorical column (e.g. a scenario mix) is compared with this directly."""
+    ref = np.maximum(np.asarray(reference_share, dtype=float), 1e-4)
+    cur = np.maximum(np.asarray(current_share, dtype=float), 1e-4)
+    if ref.shape != cur.shape:
+        raise ValueError(f"psi_shares needs shares over the same bins, got shapes {ref.shape} and {cur.shape}")
+    return float(np.sum((cur - ref) * np.log(cur / ref)))
 
 
 def psi_band(value: float) -> str:

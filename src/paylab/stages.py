@@ -119,7 +119,13 @@ def write_cost(stage: str, root: Path, cost: Cost) -> Path:
     """reports/costs/<stage>.json: the stage's wall time and peak RSS (process tree, kernel included)."""
     path = root / "reports" / "costs" / f"{stage}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"seconds": round(cost.seconds, 1), "peak_rss_mb": round(cost.peak_mb)}) + "\n")
+    from datetime import UTC, datetime
+
+    from paylab.tracking import git_commit
+
+    path.write_text(json.dumps({"seconds": round(cost.seconds, 1), "peak_rss_mb": round(cost.peak_mb),
+                                "finished_utc": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S"),
+                                "commit": git_commit(root)}) + "\n")
     return path
 
 
