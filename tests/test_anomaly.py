@@ -176,3 +176,13 @@ def test_served_detector_round_trip_through_the_stage_artefact(planted, tmp_path
     path.write_bytes(cloudpickle.dumps(fitted))
     loaded = load_detector(path)
     assert np.array_equal(loaded(test), fitted(test)) and ((loaded(test) >= 0) & (loaded(test) <= 1)).all()
+
+
+def test_ecod_with_a_constant_column_still_ranks_and_top_share_breaks_ties():
+    rng = np.random.default_rng(3)
+    train = np.column_stack([rng.normal(size=500), np.zeros(500)])
+    test = np.vstack([rng.normal(size=(50, 2)) * [1, 0], [[8.0, 0.0]]])
+    score = ad.InductiveECOD().fit(train).anomaly(test)
+    assert np.isfinite(score).all() and score.argmax() == 50
+    assert ae.top_share_mask(np.ones(1000), 0.01).sum() == 10  # a constant score takes 1%, not every row
+    assert ae.top_share_mask(np.arange(100.0), 0.05).nonzero()[0].tolist() == [95, 96, 97, 98, 99]

@@ -61,7 +61,7 @@ class InductiveECOD:
         from scipy.stats import skew
 
         self.sorted = np.sort(X, axis=0)
-        self.skew_sign = np.sign(skew(X, axis=0))
+        self.skew_sign = np.nan_to_num(np.sign(skew(X, axis=0)))  # a constant column has no skewness: sign 0
         return self
 
     def anomaly(self, X: np.ndarray) -> np.ndarray:

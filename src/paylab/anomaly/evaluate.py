@@ -14,10 +14,15 @@ from paylab import evaluation
 
 
 def top_share_mask(score: np.ndarray, share: float) -> np.ndarray:
-    """Rows in the top `share` of `score` (at least one row)."""
+    """Exactly the top `share` of the rows by `score` (at least one row); ties at the cut are broken at random (seeded),
+    so a constant score takes a random `share`, not every row."""
     score = np.asarray(score, dtype=float)
-    n = max(1, int(round(len(score) * share)))
-    return score >= np.sort(score)[-n] if len(score) else np.zeros(0, bool)
+    mask = np.zeros(len(score), bool)
+    if len(score):
+        n = max(1, int(round(len(score) * share)))
+        tie_break = np.random.default_rng(0).random(len(score))
+        mask[np.lexsort((tie_break, -score))[:n]] = True
+    return mask
 
 
 def missed_caught(y, model_score, threshold: float, detector_scores: Mapping[str, np.ndarray], day,
