@@ -56,12 +56,6 @@ def unlabeled_top(scores: Mapping[str, np.ndarray], oracle_fraud, top_n: int = 1
     return pd.DataFrame(rows)
 
 
-def _row_cost(flagged: np.ndarray, y: np.ndarray, amount: np.ndarray, review_cost: float) -> np.ndarray:
-    """Per row: review_cost when flagged, the fraud amount when a fraud is missed (refunds count 0), as
-    `evaluation.cost_curve`."""
-    return review_cost * flagged + np.clip(amount, 0.0, None) * (y & ~flagged)
-
-
 def decision_difference(flag_with: np.ndarray, flag_without: np.ndarray, y, amount, day, review_cost: float,
                         n_boot: int = 1000, seed: int = 0, level: float = 0.95) -> dict[str, dict[str, float | str]]:
     """The decision engine with minus without a layer, paired on the same rows and days: frauds caught, reviews
@@ -71,13 +65,16 @@ def decision_difference(flag_with: np.ndarray, flag_without: np.ndarray, y, amou
     a, b = np.asarray(flag_with, dtype=bool), np.asarray(flag_without, dtype=bool)
     amount = np.asarray(amount, dtype=float)
     frame = pd.DataFrame({"day": np.asarray(day), "caught": (a & y).astype(float) - (b & y),
-                          "reviews": a.astype(float) - b,
-                          "cost": _row_cost(a, y, amount, review_cost) - _row_cost(b, y, amount, review_cost)})
+                          "reviews": a.astype(float) - b})
     daily = frame.groupby("day").sum()
+    rows = frame.groupby("day").indices  # the cost of each day from the shared review formula, with and without
+    daily["cost"] = [evaluation.review_outcome(y[i], a[i], amount[i], review_cost)["cost"]
+                     - evaluation.review_outcome(y[i], b[i], amount[i], review_cost)["cost"]
+                     for i in (rows[d] for d in daily.index)]
     out = {}
     for metric in ("caught", "reviews", "cost"):
         ci = evaluation.bootstrap_mean(daily[metric].to_numpy(), n_boot=n_boot, seed=seed, level=level)
         out[f"{metric}_per_day"] = {"difference": ci["mean"], "ci_low": ci["ci_low"], "ci_high": ci["ci_high"],
-                                    "total": float(frame[metric].sum()),
+                                    "total": float(daily[metric].sum()),
                                     "verdict": evaluation.verdict(ci["ci_low"], ci["ci_high"])}
     return out
