@@ -186,3 +186,19 @@ def test_ecod_with_a_constant_column_still_ranks_and_top_share_breaks_ties():
     assert np.isfinite(score).all() and score.argmax() == 50
     assert ae.top_share_mask(np.ones(1000), 0.01).sum() == 10  # a constant score takes 1%, not every row
     assert ae.top_share_mask(np.arange(100.0), 0.05).nonzero()[0].tolist() == [95, 96, 97, 98, 99]
+
+
+@pytest.mark.parametrize("name", ["hbos", "isolation_forest", "ecod"])
+def test_one_feature_dict_scores_as_its_frame_row(planted, name):
+    """The online path (a feature dict, no frame) gives each row's frame percentile; None is a missing value."""
+    frame, _ = planted
+    det = ad.fit_detector(name, "test", list(frame.columns), frame.iloc[:500], None, seed=0)
+    test = frame.iloc[490:].copy()
+    test.iloc[3, 2] = np.nan
+    records = test.to_dict("records")
+    records[3]["x2"] = None
+    expected = det(test)
+    assert [det.one(r) for r in records] == pytest.approx(expected.tolist(), abs=0)
+    assert expected[-12:].min() > expected[:10].max()  # the planted outliers still rank on top
+    with pytest.raises(KeyError, match="feature 'x5' missing"):
+        det.one({c: 0.0 for c in frame.columns[:5]})

@@ -109,6 +109,27 @@ def test_decide_equals_batch_and_batch_features(world):
                                                if row["decision"] != "approve" else [])
 
 
+def test_anomaly_layer_one_row_path_equals_the_batch(world):
+    """With a detector's anomaly layer on, `decide` (the detector's feature-dict path) and `decide_batch` (frames)
+    take the same decisions, and the layer reviews rows the model alone approves."""
+    from paylab.anomaly.detectors import fit_detector
+    from paylab.anomaly.views import view_columns
+
+    detector = fit_detector("hbos", "card_history", view_columns("card_history", world["columns"]), world["train"],
+                            {"n_bins": 10}, seed=0)
+    config = {**world["config"], "anomaly": {"review": 0.9, "decline": None}}
+    service = _fresh(world)
+    service.engine, service.anomaly_scorer = DecisionEngine(config), detector
+    rows = list(world["after"].iter_rows(named=True))
+    single = pd.DataFrame([service.decide(r) for r in rows])
+    fresh = _fresh(world)
+    fresh.engine, fresh.anomaly_scorer = DecisionEngine(config), detector
+    batch = fresh.decide_batch(world["after"])
+    assert single["decision"].tolist() == batch["decision"].tolist()
+    without = pd.DataFrame([s.decide(r) for s in [_fresh(world)] for r in rows])
+    assert ((single["decision"] == "review") & (without["decision"] == "approve")).sum() > 0
+
+
 def test_json_request_and_state_update(world):
     service = _fresh(world)
     first, second = list(world["after"].head(2).iter_rows(named=True))

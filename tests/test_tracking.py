@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import mlflow
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -27,3 +30,13 @@ def test_register_model_moves_the_alias_to_each_new_version(tmp_path, monkeypatc
     alias = mlflow.MlflowClient().get_model_version_by_alias("demo", "champion")
     assert int(alias.version) == 2
     assert mlflow.pyfunc.load_model("models:/demo@champion").predict(example).tolist() == [3.0]
+    # pinned requirements (no inference subprocess): the base distributions + `requires`, at their installed versions
+    with tracking.stage_run("demo", root=tmp_path):
+        version = tracking.register_model("demo", _Sum(), input_example=example, requires=("scikit-learn",))
+    folder = mlflow.artifacts.download_artifacts(f"models:/demo/{version}", dst_path=str(tmp_path / "dl"))
+    lines = (Path(folder) / "requirements.txt").read_text().split()
+    assert f"numpy=={np.__version__}" in lines and any(line.startswith("scikit-learn==") for line in lines)
+
+
+def test_pinned_gives_installed_versions_and_skips_absent_ones():
+    assert tracking.pinned("numpy", "no-such-dist-xyz", "numpy") == [f"numpy=={np.__version__}"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from collections.abc import Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -76,10 +77,32 @@ def attach(module: str, run_id: str = "", root: Path | None = None, stage: str |
     return run
 
 
+PYFUNC_BASE = ("mlflow", "cloudpickle", "numpy", "pandas")  # what every PayLab pyfunc imports
+
+
+def pinned(*dists: str) -> list[str]:
+    """`dist==version` of each installed distribution (absent ones skipped): a pyfunc's pip requirements. Given to
+    MLflow, they spare its inference, which loads the model in a subprocess (15-20 s a model, more with TensorFlow).
+    The paylab package itself is not on PyPI: serve from the project environment (`--env-manager local`)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = []
+    for dist in dict.fromkeys(dists):
+        try:
+            out.append(f"{dist}=={version(dist)}")
+        except PackageNotFoundError:
+            continue
+    return out
+
+
 def register_model(name: str, python_model, *, artifacts: dict[str, str] | None = None, input_example=None,
-                   metrics: dict[str, float] | None = None, alias: str = "champion", pip_requirements=None) -> int:
+                   metrics: dict[str, float] | None = None, alias: str = "champion", requires: Sequence[str] = (),
+                   pip_requirements: list[str] | None = None) -> int:
     """Log `python_model` (an mlflow.pyfunc.PythonModel instance, or a models-from-code file path) as a pyfunc into
     the active run, register it as `name` and move `alias` to the new version; returns the version number.
+
+    Its pip requirements: `pip_requirements` when given, else the installed versions of `PYFUNC_BASE` + `requires`
+    (the distributions the model imports beyond the base).
 
     For modules whose newest model always serves (anomaly, recsys, churn, credit, quant). The fraud service has its
     own promotion rule (`paylab.fraud.registry`)."""
@@ -95,7 +118,7 @@ def register_model(name: str, python_model, *, artifacts: dict[str, str] | None 
     with redirect_stderr(io.StringIO()):  # MLflow prints "Successfully registered ..." there; failures raise
         info = mlflow.pyfunc.log_model(name=name, python_model=python_model, artifacts=artifacts,
                                        input_example=input_example, registered_model_name=name,
-                                       pip_requirements=pip_requirements)
+                                       pip_requirements=pip_requirements or pinned(*PYFUNC_BASE, *requires))
     version = int(info.registered_model_version)
     client = mlflow.MlflowClient()
     client.set_model_version_tag(name, str(version), "git_commit", git_commit())

@@ -14,7 +14,7 @@ the glue: a shared preprocessing, the orientation of the scores, and the percent
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -180,6 +180,16 @@ class Detector:
 
     def __call__(self, frame: pd.DataFrame) -> np.ndarray:
         return self.percentile(self.score(frame))
+
+    def one(self, features: Mapping[str, Any]) -> float:
+        """The percentile of one row given as a feature dict (the online service's path: no frame is built).
+        A missing or None value is NaN, as in a frame."""
+        try:
+            row = np.array([[np.nan if features[c] is None else features[c] for c in self.columns]], np.float64)
+        except KeyError as err:
+            raise KeyError(f"anomaly detector {self.name}/{self.view}: feature {err.args[0]!r} missing from the "
+                           f"input") from None
+        return float(self.percentile(np.asarray(self.model.anomaly(self.scaler.transform(row)), dtype=float))[0])
 
 
 def fit_detector(name: str, view: str, columns: Sequence[str], train: pd.DataFrame, params: dict[str, Any] | None,

@@ -38,9 +38,9 @@ def save_artifacts(exp, folder: Path) -> dict[str, str]:
 def pip_requirements() -> list[str]:
     """The installed versions of what the scorer imports (given to MLflow: its own inference would load the model
     with TensorFlow in a subprocess, tens of seconds)."""
-    from importlib.metadata import version
+    from paylab.tracking import pinned
 
-    return [f"{d}=={version(d)}" for d in ("mlflow", "numpy", "pandas", "lightgbm", "keras", "tensorflow-cpu")]
+    return pinned("mlflow", "numpy", "pandas", "lightgbm", "keras", "tensorflow-cpu")
 
 
 def _python_model_base():

@@ -42,7 +42,8 @@ class FraudService:
     """Online features (warm state) -> model probability -> decision engine, one transaction at a time.
 
     model:         a fitted pipeline with `predict_proba(pd.DataFrame[feature_columns])` (column 1 = fraud)
-    anomaly_scorer: callable(features frame) -> scores in [0, 1] (one per row), or None (no anomaly layer yet)
+    anomaly_scorer: callable(features frame) -> scores in [0, 1] (one per row), or None (no anomaly layer yet);
+                   its `one(feature dict) -> score`, when it has one, scores a single `decide` without a frame
     reasons_fn:    callable(model, X features frame) -> one list of reason codes per row, or None; the first
                    `n_reasons` are added to the reasons of rows whose decision is in `reasons_on` (computing them
                    for approved rows would cost latency and explain nothing that is acted on)
@@ -129,6 +130,15 @@ class FraudService:
             return scorer.predict(features)
         return self.predict_proba(self.frame(features))
 
+    def _anomaly_one(self, features: Mapping[str, Any]) -> float | None:
+        """One row's anomaly score: the scorer's own `one(feature dict)` when it has one (no frame), else a frame."""
+        if self.anomaly_scorer is None:
+            return None
+        one = getattr(self.anomaly_scorer, "one", None) if self.fast_path else None
+        if one is not None:
+            return float(one(features))
+        return float(self._anomaly(self.frame([features]))[0])
+
     def _anomaly(self, X: pd.DataFrame) -> np.ndarray | None:
         if self.anomaly_scorer is None:
             return None
@@ -170,14 +180,10 @@ class FraudService:
         with self._lock:
             features = self.state.features(txn)
             proba = self._proba_one(features)
-            X = None
-            if self.anomaly_scorer is not None or self.reasons_fn is not None:
-                X = self.frame([features])
-            anomaly = self._anomaly(X)
-            decision = self.engine.decide(txn, features, proba, None if anomaly is None else float(anomaly[0]))
+            decision = self.engine.decide(txn, features, proba, self._anomaly_one(features))
             reasons = list(decision.reasons)
             if decision.action in self.reasons_on and self.reasons_fn is not None:
-                reasons += self._model_reasons(X)[0]
+                reasons += self._model_reasons(self.frame([features]))[0]
             if update:
                 self._remember(txn)
             self.n_decided += 1
@@ -357,13 +363,7 @@ set_model(FraudModel())
 
 def requirements() -> list[str]:
     """Pinned pip requirements of the pyfunc: the installed versions of what the service imports."""
-    from importlib.metadata import PackageNotFoundError, version
+    from paylab.tracking import pinned
 
-    out = []
-    for dist in ("mlflow", "cloudpickle", "numpy", "pandas", "polars", "scikit-learn", "imbalanced-learn",
-                 "xgboost", "pyarrow"):
-        try:
-            out.append(f"{dist}=={version(dist)}")
-        except PackageNotFoundError:
-            continue
-    return out  # + the paylab package itself (not on PyPI): serve from the project environment (--env-manager local)
+    return pinned("mlflow", "cloudpickle", "numpy", "pandas", "polars", "scikit-learn", "imbalanced-learn", "xgboost",
+                  "pyarrow")
