@@ -61,7 +61,7 @@ def _bins(col: pl.Series, dtype: str, n_bins: int) -> pl.Series:
         return col.cast(pl.String).fill_null("null")
     edges = np.unique(np.nanquantile(col.cast(pl.Float64).drop_nulls().to_numpy(), np.linspace(0, 1, n_bins + 1)))
     binned = np.searchsorted(edges[1:-1], col.cast(pl.Float64).fill_null(np.nan).to_numpy(), side="right")
-    return pl.Series(binned.astype(str)).zip_with(col.is_not_null(), pl.Series(["null"] * col.len()))
+    return pl.Series(np.where(col.is_not_null().to_numpy(), binned, -1))  # -1: null (integers: no string per row)
 
 
 def information_value(features: pl.DataFrame, params: dict[str, Any] | None = None, n_bins: int = 10) -> pl.DataFrame:
