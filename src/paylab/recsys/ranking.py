@@ -182,7 +182,7 @@ def tune_wide_deep(wins: dict[str, Window], cands: dict[str, pd.DataFrame], wide
     frame), then ranks every validation candidate. The study (shared Optuna helper, `widedeep_n_trials` in all) is
     named after the windows, the settings and `key` (e.g. the tuned baselines the candidates come from); its first
     trial is the `wide_deep` defaults. Returns (`wide_deep` with the best values merged in, `hidden` as a list of
-    ints; {"best": the best trial's nDCG@k, "defaults": the defaults' trial's})."""
+    ints; {"best": the best trial's nDCG@k, "defaults": the defaults' trial's, "min": the worst's, "trials": n})."""
     import hashlib
     import json
 
@@ -229,7 +229,9 @@ def tune_wide_deep(wins: dict[str, Window], cands: dict[str, pd.DataFrame], wide
     best = {**wide_deep, **study.best_params}
     best["hidden"] = list(_hidden(best["hidden"]))
     queued = [t.value for t in study.trials if t.params == defaults and t.value is not None]
-    return best, {"best": float(study.best_value), "defaults": float(queued[0]) if queued else float("nan")}
+    done = [float(t.value) for t in study.trials if t.value is not None]
+    return best, {"best": float(study.best_value), "defaults": float(queued[0]) if queued else float("nan"),
+                  "min": min(done), "trials": len(done)}
 
 
 def _enqueue_first(study_name: str, storage, params: dict) -> int:

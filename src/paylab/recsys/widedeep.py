@@ -69,7 +69,8 @@ class WideDeep:
         out = layers.Activation("sigmoid", name="p")(logit)
         model = keras.Model(ins, out)
         # no per-batch metric (an AUC here only slowed every epoch; nothing read it): the loss is what stops
-        model.compile(optimizer=keras.optimizers.Adam(self.learning_rate), loss="binary_crossentropy")
+        model.compile(optimizer=keras.optimizers.Adam(self.learning_rate), loss="binary_crossentropy",
+                      jit_compile=False)  # XLA's compile costs more than it saves on these small epochs
         return model
 
     def fit(self, train: pd.DataFrame, valid: pd.DataFrame):
