@@ -228,9 +228,9 @@ def tune_wide_deep(wins: dict[str, Window], cands: dict[str, pd.DataFrame], wide
                         mlflow_parent=mlflow_parent, module="recsys", total=True)
     best = {**wide_deep, **study.best_params}
     best["hidden"] = list(_hidden(best["hidden"]))
-    queued = [t.value for t in study.trials if t.params == defaults and t.value is not None]
+    first = [t.value for t in study.trials if t.params == defaults and t.value is not None]
     done = [float(t.value) for t in study.trials if t.value is not None]
-    return best, {"best": float(study.best_value), "defaults": float(queued[0]) if queued else float("nan"),
+    return best, {"best": float(study.best_value), "defaults": float(first[0]) if first else float("nan"),
                   "min": min(done), "trials": len(done)}
 
 
