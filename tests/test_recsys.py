@@ -303,3 +303,71 @@ def test_serving_round_trip_through_pickle_and_pyfunc(recommender, tmp_path):
     model = mlflow.pyfunc.load_model(str(tmp_path / "pyfunc"))
     out = model.predict(pd.DataFrame({"kind": ["user", "merchant"], "id": [1, 10], "k": [1, 2]}))
     assert out["query"].tolist() == [0, 1, 1] and out["id"].tolist() == [20, 2, 3]
+
+
+def test_wide_deep_tuning_reaches_the_final_model_and_early_stopping_restores_the_best(wins, fitted, tmp_path):
+    """In a subprocess (TensorFlow): the Optuna study (shared helper, 3 trials, the first the defaults) stores its
+    trials, a rerun resumes it without new trials, and the best trial's values are the refitted model's layers,
+    learning rate and negatives; a fast learning rate over a high epoch cap makes early stopping end training
+    before the cap and restore the best epoch's weights."""
+    import pickle
+    import subprocess
+    import sys
+
+    from paylab.recsys import ranking
+
+    cands = {n: ranking.candidates(wins[n], fitted[n], wins[n].truth["client_id"].unique(), CANDIDATES)
+             for n in ("train", "valid")}
+    (tmp_path / "in.pkl").write_bytes(pickle.dumps((wins, cands)))
+    code = f"""
+import json, pickle
+import optuna
+from paylab.recsys import ranking
+from paylab.recsys.widedeep import _inputs
+wins, cands = pickle.load(open({str(tmp_path / "in.pkl")!r}, "rb"))
+db = {str(tmp_path / "optuna" / "recsys.db")!r}
+tune = dict(widedeep_n_trials=3, widedeep_epochs=2, widedeep_user_share=0.6, widedeep_embedding_dim=[4, 8],
+            widedeep_hidden=["16", "32,8"], widedeep_dropout=[0.0, 0.3], widedeep_learning_rate=[1e-4, 3e-2],
+            widedeep_negatives=[2, 3], timeout_s=None)
+wide_deep = dict(negatives=2, embedding_dim=4, hidden=[16], dropout=0.0, learning_rate=1e-4, epochs=3,
+                 batch_size=256, patience=2, min_delta=0.0, l2=0.0, id_embeddings=False)
+config, values = ranking.tune_wide_deep(wins, cands, wide_deep, tune, 0, db, 10, mlflow_parent=False)
+again, _ = ranking.tune_wide_deep(wins, cands, wide_deep, tune, 0, db, 10, mlflow_parent=False)
+(name,) = optuna.get_all_study_names(f"sqlite:///{{db}}")
+study = optuna.load_study(study_name=name, storage=f"sqlite:///{{db}}")
+train = ranking.labelled(wins["train"], cands["train"], config["negatives"], 0)
+valid = ranking.labelled(wins["valid"], cands["valid"], config["negatives"], 1)
+wd = ranking.wide_deep_model(config, 0).fit(train, valid)
+m = wd.model
+deep = [m.get_layer(f"deep_{{i}}").units for i in range(len(config["hidden"]))]
+fast = ranking.wide_deep_model({{**wide_deep, "learning_rate": 0.05, "epochs": 40, "hidden": [32, 16]}}, 0)
+fast.fit(train, valid)
+restored = fast.model.evaluate(_inputs(fast.vocab, valid), valid["label"].to_numpy("float32"), verbose=0,
+                               batch_size=4096, return_dict=True)["loss"]
+print(json.dumps({{"config": config, "again": again, "values": values, "name": name,
+                  "trials": [[t.state.name, t.params] for t in study.trials], "best": study.best_params,
+                  "emb": m.get_layer("emb_mcc").output_dim, "deep": deep,
+                  "lr": float(m.optimizer.learning_rate.numpy()), "dropout": wd.dropout,
+                  "pos_share": float(train["label"].mean()), "fast_best": fast.best_epoch,
+                  "fast_run": len(fast.history), "fast_stopped": fast.stopped_early, "restored": restored,
+                  "best_val": float(fast.history["val_loss"].iloc[fast.best_epoch - 1])}}))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, out.stderr[-2000:]
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    trials, best, config = got["trials"], got["best"], got["config"]
+    assert got["name"].startswith("recsys-wide_deep-") and len(trials) == 3  # 3 in all; the rerun added none
+    assert all(state == "COMPLETE" for state, _ in trials)
+    assert trials[0][1] == {"embedding_dim": 4, "hidden": "16", "dropout": 0.0, "learning_rate": 1e-4,
+                            "negatives": 2}  # the defaults come first
+    assert got["again"] == config and got["values"]["best"] >= got["values"]["defaults"]
+    # the best trial's values are the final model's (the refit), not the defaults'
+    assert best != trials[0][1], f"the defaults won, the test would not see a lost tuned value: {got}"
+    assert config["hidden"] == [int(h) for h in best["hidden"].split(",")] == got["deep"]
+    assert got["emb"] == best["embedding_dim"] == config["embedding_dim"]
+    assert got["lr"] == pytest.approx(best["learning_rate"], rel=1e-5)
+    assert got["dropout"] == pytest.approx(best["dropout"])
+    assert got["pos_share"] == pytest.approx(1 / (1 + best["negatives"]), abs=0.04)
+    # early stopping, not the cap, ends training, and the best epoch's weights are the model's
+    assert got["fast_stopped"] and got["fast_best"] < got["fast_run"] < 40
+    assert got["restored"] == pytest.approx(got["best_val"], rel=1e-3)

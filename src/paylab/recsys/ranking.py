@@ -143,3 +143,108 @@ def tune_collaborative(win: Window, params: dict, seed: int, storage, k: int = 1
         best[name] = {**params[name], **study.best_params}
         values[name] = float(study.best_value)
     return best, values
+
+
+def _hidden(value) -> tuple[int, ...]:
+    """Hidden widths from params ([64, 32]) or an Optuna choice ("64,32")."""
+    return tuple(int(h) for h in (value.split(",") if isinstance(value, str) else value))
+
+
+def wide_deep_model(config: dict, seed: int):
+    """The WideDeep of a `recsys.wide_deep` config (tuned values merged in); `negatives` shapes the training
+    frames, not the model, and is left out."""
+    from paylab.recsys.widedeep import WideDeep
+
+    kw = {key: v for key, v in config.items() if key != "negatives"}
+    return WideDeep(**{**kw, "hidden": _hidden(kw["hidden"])}, seed=seed)
+
+
+def discovery_ranking(win: Window, cand: pd.DataFrame, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(pair features of every candidate new to its user, the window's discovery truth of users with history)."""
+    ranked = labelled(win, cand, None, seed)
+    truth = win.discovery
+    return ranked[ranked["seen"] == 0].reset_index(drop=True), truth[truth["client_id"].isin(win.warm_users)]
+
+
+def ranked_ndcg(model, ranked: pd.DataFrame, truth: pd.DataFrame, k: int) -> float:
+    """nDCG@k of `model`'s scores of the `ranked` pairs against `truth` (client_id, merchant_id)."""
+    from paylab import evaluation as ev
+
+    recs = ranked[["client_id", "merchant_id"]].assign(score=model.predict(ranked))
+    return ev.ndcg_at_k(recs, truth, k, user="client_id", item="merchant_id")
+
+
+def tune_wide_deep(wins: dict[str, Window], cands: dict[str, pd.DataFrame], wide_deep: dict, tune: dict, seed: int,
+                   storage, k: int = 10, mlflow_parent: bool = True, key: str = "") -> tuple[dict, dict]:
+    """Wide&Deep hyper-parameters (the `tune.widedeep_*` ranges) by nDCG@k of the discovery task on the validation
+    window, the objective the ALS / kNN tuning uses. A trial trains on a seeded share (`widedeep_user_share`) of the
+    train window's users for at most `widedeep_epochs` epochs (early-stopped on the validation window's sampled
+    frame), then ranks every validation candidate. The study (shared Optuna helper, `widedeep_n_trials` in all) is
+    named after the windows, the settings and `key` (e.g. the tuned baselines the candidates come from); its first
+    trial is the `wide_deep` defaults. Returns (`wide_deep` with the best values merged in, `hidden` as a list of
+    ints; {"best": the best trial's nDCG@k, "defaults": the defaults' trial's, "min": the worst's, "trials": n})."""
+    import hashlib
+    import json
+
+    from paylab import tuning
+
+    train, valid = wins["train"], wins["valid"]
+    ranked, truth = discovery_ranking(valid, cands["valid"], seed)
+    users = np.sort(train.truth["client_id"].unique())
+    share = float(tune["widedeep_user_share"])
+    rng = np.random.default_rng(seed)
+    sample = set(rng.choice(users, max(1, round(share * len(users))), replace=False)) if share < 1 else set(users)
+    frames: dict[int, tuple[pd.DataFrame, pd.DataFrame]] = {}
+
+    def frames_for(negatives: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+        if negatives not in frames:
+            fit = labelled(train, cands["train"], negatives, seed)
+            frames[negatives] = (fit[fit["client_id"].isin(sample)].reset_index(drop=True),
+                                 labelled(valid, cands["valid"], negatives, seed + 1))
+        return frames[negatives]
+
+    def space(trial) -> dict:
+        return {"embedding_dim": trial.suggest_categorical("embedding_dim", tune["widedeep_embedding_dim"]),
+                "hidden": trial.suggest_categorical("hidden", tune["widedeep_hidden"]),
+                "dropout": trial.suggest_float("dropout", *tune["widedeep_dropout"]),
+                "learning_rate": trial.suggest_float("learning_rate", *tune["widedeep_learning_rate"], log=True),
+                "negatives": trial.suggest_categorical("negatives", tune["widedeep_negatives"])}
+
+    def objective(p: dict) -> float:
+        fit, stop = frames_for(int(p["negatives"]))
+        model = wide_deep_model({**wide_deep, **p, "epochs": int(tune["widedeep_epochs"])}, seed).fit(fit, stop)
+        return ranked_ndcg(model, ranked, truth, k)
+
+    settings = {n: v for n, v in tune.items() if n.startswith("widedeep_")}
+    name = hashlib.sha1(json.dumps([str(train.start), str(valid.start), len(train.truth), len(valid.truth),
+                                    int(train.matrix.X.nnz), len(cands["train"]), len(cands["valid"]), settings,
+                                    wide_deep, seed, key], default=str).encode()).hexdigest()[:10]
+    defaults = {"embedding_dim": wide_deep["embedding_dim"], "hidden": ",".join(map(str, _hidden(wide_deep["hidden"]))),
+                "dropout": wide_deep["dropout"], "learning_rate": wide_deep["learning_rate"],
+                "negatives": wide_deep["negatives"]}
+    queued = _enqueue_first(f"recsys-wide_deep-{name}", storage, defaults)
+    study = tuning.tune(objective, space, f"recsys-wide_deep-{name}", storage,
+                        n_trials=int(tune["widedeep_n_trials"]) + queued, timeout_s=tune.get("timeout_s"), seed=seed,
+                        mlflow_parent=mlflow_parent, module="recsys", total=True)
+    best = {**wide_deep, **study.best_params}
+    best["hidden"] = list(_hidden(best["hidden"]))
+    first = [t.value for t in study.trials if t.params == defaults and t.value is not None]
+    done = [float(t.value) for t in study.trials if t.value is not None]
+    return best, {"best": float(study.best_value), "defaults": float(first[0]) if first else float("nan"),
+                  "min": min(done), "trials": len(done)}
+
+
+def _enqueue_first(study_name: str, storage, params: dict) -> int:
+    """Queue `params` (the params.yaml defaults) as the first trial of a new study, so that tuning can only keep or
+    beat them on the objective; a stored study is left as it is. Returns the study's queued (waiting) trials: the
+    helper counts them as stored and its optimisation then runs them too, so its target size must include them."""
+    from pathlib import Path
+
+    import optuna
+
+    Path(storage).parent.mkdir(parents=True, exist_ok=True)
+    study = optuna.create_study(study_name=study_name, storage=f"sqlite:///{Path(storage).resolve()}",
+                                direction="maximize", load_if_exists=True)
+    if not study.trials:
+        study.enqueue_trial(params)
+    return sum(t.state == optuna.trial.TrialState.WAITING for t in study.get_trials(deepcopy=False))

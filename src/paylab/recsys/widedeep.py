@@ -38,10 +38,10 @@ class WideDeep:
 
     def __init__(self, embedding_dim: int = 16, hidden: tuple = (64, 32), dropout: float = 0.1,
                  learning_rate: float = 3e-3, epochs: int = 8, batch_size: int = 1024, patience: int = 2,
-                 l2: float = 0.0, id_embeddings: bool = True, seed: int = 0):
+                 l2: float = 0.0, id_embeddings: bool = True, min_delta: float = 0.0, seed: int = 0):
         self.embedding_dim, self.hidden, self.dropout = int(embedding_dim), tuple(hidden), float(dropout)
         self.learning_rate, self.epochs, self.batch_size = float(learning_rate), int(epochs), int(batch_size)
-        self.patience, self.seed, self.l2 = int(patience), int(seed), float(l2)
+        self.patience, self.seed, self.l2, self.min_delta = int(patience), int(seed), float(l2), float(min_delta)
         self.categorical = [c for c in CATEGORICAL if id_embeddings or c not in ("client_id", "merchant_id")]
 
     def _build(self, train: pd.DataFrame):
@@ -68,21 +68,26 @@ class WideDeep:
         logit = layers.Add(name="logit")([wide, layers.Dense(1, name="deep_out")(h)])
         out = layers.Activation("sigmoid", name="p")(logit)
         model = keras.Model(ins, out)
+        # no per-batch metric (an AUC here only slowed every epoch; nothing read it): the loss is what stops
         model.compile(optimizer=keras.optimizers.Adam(self.learning_rate), loss="binary_crossentropy",
-                      metrics=[keras.metrics.AUC(name="auc")])
+                      jit_compile=False)  # XLA's compile costs more than it saves on these small epochs
         return model
 
     def fit(self, train: pd.DataFrame, valid: pd.DataFrame):
-        """`train` / `valid`: pair_features frames with a 0/1 `label`."""
+        """`train` / `valid`: pair_features frames with a 0/1 `label`. Stops when the validation loss has not
+        improved (by `min_delta`) for `patience` epochs, or at the cap `epochs`; either way the weights of the best
+        epoch (`best_epoch`, 1-based) are restored; `stopped_early` says whether validation, not the cap, ended it."""
         import keras
 
         self.model = self._build(train)
-        stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=self.patience, restore_best_weights=True)
+        stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=self.patience, min_delta=self.min_delta,
+                                             restore_best_weights=True)
         hist = self.model.fit(_inputs(self.vocab, train), train["label"].to_numpy(np.float32),
                               validation_data=(_inputs(self.vocab, valid), valid["label"].to_numpy(np.float32)),
                               epochs=self.epochs, batch_size=self.batch_size, callbacks=[stop], verbose=0)
         self.history = pd.DataFrame(hist.history)
-        self.best_epoch = int(self.history["val_loss"].idxmin()) + 1
+        self.best_epoch = int(stop.best_epoch) + 1  # the epoch whose weights were restored
+        self.stopped_early = bool(stop.stopped_epoch > 0)
         self._wide_weights()
         return self
 
