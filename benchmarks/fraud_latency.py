@@ -150,22 +150,19 @@ def breakdown(service, rows: list[dict]) -> dict:
     gc.unfreeze()
     out = {f"{k}_p50_ms": pct(v, 50) for k, v in steps.items()}
     out.update({f"{k}_p99_ms": pct(v, 99) for k, v in steps.items()})
-    # the pipeline's own path on a one-row frame (what the fast path replaces), on a few rows
-    frame_times = []
+    # the one-row frame paths the fast paths replace (the model's pipeline, the detector), on a few rows
+    frame_paths = {"model_frame": service.predict_proba}
+    if service.anomaly_scorer is not None:
+        frame_paths["anomaly_frame"] = service._anomaly
+    frame_times = {name: [] for name in frame_paths}
     for raw in rows[:200]:
         feats = service.state.features(normalise(raw))
-        t0 = time.perf_counter()
-        service.predict_proba(service.frame([feats]))
-        frame_times.append(time.perf_counter() - t0)
-    out["model_frame_p50_ms"], out["model_frame_p99_ms"] = pct(frame_times, 50), pct(frame_times, 99)
-    if service.anomaly_scorer is not None:  # the detector on a one-row frame (what its feature-dict path replaces)
-        frame_times = []
-        for raw in rows[:200]:
-            feats = service.state.features(normalise(raw))
+        for name, score in frame_paths.items():
             t0 = time.perf_counter()
-            service._anomaly(service.frame([feats]))
-            frame_times.append(time.perf_counter() - t0)
-        out["anomaly_frame_p50_ms"], out["anomaly_frame_p99_ms"] = pct(frame_times, 50), pct(frame_times, 99)
+            score(service.frame([feats]))
+            frame_times[name].append(time.perf_counter() - t0)
+    for name, times in frame_times.items():
+        out[f"{name}_p50_ms"], out[f"{name}_p99_ms"] = pct(times, 50), pct(times, 99)
     return out
 
 
