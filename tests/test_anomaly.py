@@ -82,6 +82,16 @@ def test_detectors_never_read_labels(tiny_features):
     for run in pa:
         np.testing.assert_array_equal(pa[run], pb[run])
     assert not any(c.startswith(views.LABEL_DERIVED) for c in a["isolation_forest/global"].columns)
+    # detectors of one view and sample share a scaler; the suite's shared matrices give each detector's own scores
+    hbos = suite.fit_suite(frame, {"hbos": ["card_burst"]}, {}, 2000, seed=3, available=columns)["hbos/card_burst"]
+    shared = suite.fit_suite(frame, {"isolation_forest": ["card_burst"], "hbos": ["card_burst", "card_history"]},
+                             params, 2000, seed=3, available=columns)
+    assert shared["hbos/card_burst"].scaler is shared["isolation_forest/card_burst"].scaler
+    assert shared["hbos/card_history"].scaler is not shared["hbos/card_burst"].scaler
+    raw = suite.score_suite(shared, frame)[0]
+    np.testing.assert_array_equal(raw["hbos/card_burst"], hbos.score(frame))
+    for run, det in shared.items():
+        np.testing.assert_array_equal(raw[run], det.score(frame))
 
 
 def test_unknown_view_and_missing_columns_are_named():

@@ -164,15 +164,17 @@ class Detector:
     fit_seconds: float = 0.0
     score_seconds: float = 0.0
 
-    def _matrix(self, frame: pd.DataFrame) -> np.ndarray:
+    def matrix(self, frame: pd.DataFrame) -> np.ndarray:
+        """The rows of `frame` as the model's input: the view's columns, scaled (shared by detectors that share
+        the scaler: `score_suite` computes it once)."""
         missing = [c for c in self.columns if c not in frame.columns]
         if missing:
             raise KeyError(f"anomaly detector {self.name}/{self.view}: columns {missing[:3]} missing from the input")
         return self.scaler.transform(frame[self.columns].to_numpy(dtype=np.float64, na_value=np.nan))
 
-    def score(self, frame: pd.DataFrame) -> np.ndarray:
-        """Raw anomaly scores (higher = more anomalous)."""
-        return np.asarray(self.model.anomaly(self._matrix(frame)), dtype=float)
+    def score(self, frame: pd.DataFrame, matrix: np.ndarray | None = None) -> np.ndarray:
+        """Raw anomaly scores (higher = more anomalous); `matrix`: `self.matrix(frame)` when already computed."""
+        return np.asarray(self.model.anomaly(self.matrix(frame) if matrix is None else matrix), dtype=float)
 
     def percentile(self, raw: np.ndarray) -> np.ndarray:
         """Share of the training rows scoring below each raw score (0..1)."""
@@ -193,12 +195,13 @@ class Detector:
 
 
 def fit_detector(name: str, view: str, columns: Sequence[str], train: pd.DataFrame, params: dict[str, Any] | None,
-                 seed: int) -> Detector:
-    """Fit `name` on the training rows `train` (time-ordered, no labels read) restricted to `columns`."""
+                 seed: int, scaler: Scaler | None = None) -> Detector:
+    """Fit `name` on the training rows `train` (time-ordered, no labels read) restricted to `columns`; `scaler`:
+    one already fitted on these rows and columns (detectors of one view and sample share it)."""
     X = train[list(columns)].to_numpy(dtype=np.float64, na_value=np.nan)
     if len(X) < 10:
         raise ValueError(f"anomaly detector {name}: {len(X)} training rows, need at least 10")
-    scaler = Scaler().fit(X)
+    scaler = scaler or Scaler().fit(X)
     Z = scaler.transform(X)
     model = build(name, params, seed).fit(Z)
     return Detector(name, view, list(columns), scaler, model, np.sort(np.asarray(model.anomaly(Z), dtype=float)))

@@ -33,13 +33,15 @@ def fit_suite(train: pd.DataFrame, runs: Mapping[str, Sequence[str]], detector_p
     """Every (detector, view) of `runs` fitted on at most `fit_rows` rows of `train` (a seeded sample kept in time
     order; a detector's own `fit_rows` param lowers it, e.g. for LOF). Each detector records its fit seconds."""
     available = list(available if available is not None else train.columns)
-    suite = {}
+    suite, scalers = {}, {}
     for detector, view in runs_of(runs):
         params = dict(detector_params.get(detector) or {})
         n = min(len(train), int(params.get("fit_rows", fit_rows)))
         rows = np.sort(np.random.default_rng(seed).choice(len(train), n, replace=False))
         start = time.perf_counter()
-        fitted = fit_detector(detector, view, view_columns(view, available), train.iloc[rows], params, seed)
+        fitted = fit_detector(detector, view, view_columns(view, available), train.iloc[rows], params, seed,
+                              scaler=scalers.get((view, n)))
+        scalers[(view, n)] = fitted.scaler  # the same rows and columns: the same scaler, shared
         fitted.fit_seconds, fitted.fit_rows = time.perf_counter() - start, n
         suite[run_name(detector, view)] = fitted
     return suite
@@ -47,13 +49,17 @@ def fit_suite(train: pd.DataFrame, runs: Mapping[str, Sequence[str]], detector_p
 
 def score_suite(suite: Mapping[str, Detector], frame: pd.DataFrame,
                 only: Sequence[str] | None = None) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """({run: raw anomaly scores}, {run: percentiles of the training scores}) of the rows of `frame`."""
-    raw, pct = {}, {}
+    """({run: raw anomaly scores}, {run: percentiles of the training scores}) of the rows of `frame`; the scaled
+    matrix of a view is computed once for the detectors that share its scaler."""
+    raw, pct, matrices = {}, {}, {}
     for name, det in suite.items():
         if only is not None and name not in only:
             continue
         start = time.perf_counter()
-        raw[name] = det.score(frame)
+        key = (id(det.scaler), tuple(det.columns))
+        if key not in matrices:
+            matrices[key] = det.matrix(frame)
+        raw[name] = det.score(frame, matrices[key])
         pct[name] = det.percentile(raw[name])
         det.score_seconds += time.perf_counter() - start
     return raw, pct
