@@ -165,17 +165,19 @@ def card_precision_by_day(score, label, card_id, day, k: int = 100, remove_detec
     frame = pd.DataFrame({"day": np.asarray(day), "card": np.asarray(card_id), "score": score, "y": label})
     cards = frame.groupby(["day", "card"], sort=True).agg(score=("score", "max"), y=("y", "max")).reset_index()
     cards = cards.sort_values(["day", "score", "card"], ascending=[True, False, True], kind="stable")
+    days, card, y = cards["day"], cards["card"].to_numpy(), cards["y"].to_numpy()
+    starts = np.flatnonzero(np.r_[True, days.to_numpy()[1:] != days.to_numpy()[:-1]])  # each day's first card
     detected: set = set()
     rows = []
-    for d, day_cards in cards.groupby("day", sort=True):
-        if remove_detected:
-            day_cards = day_cards[~day_cards["card"].isin(detected)]
-        top = day_cards.head(k)
-        hits = top.loc[top["y"] == 1, "card"]
+    for start, end in zip(starts, np.r_[starts[1:], len(cards)], strict=True):
+        day_card, day_y = card[start:end], y[start:end]  # the day's cards, best score first
+        if remove_detected and detected:
+            keep = ~np.isin(day_card, np.array(list(detected), dtype=card.dtype))
+            day_card, day_y = day_card[keep], day_y[keep]
+        hits = day_card[:k][day_y[:k] == 1]
         if remove_detected:
             detected.update(hits.tolist())
-        n_fraud = int(day_cards["y"].sum())
-        rows.append((d, len(day_cards), n_fraud, len(hits)))
+        rows.append((days.iloc[start], len(day_card), int(day_y.sum()), len(hits)))
     out = pd.DataFrame(rows, columns=["day", "cards", "fraud_cards", "hits"])
     out["precision"] = out["hits"] / k
     out["max_precision"] = np.minimum(k, out["fraud_cards"]) / k
