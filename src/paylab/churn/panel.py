@@ -68,6 +68,12 @@ def data_end(interim: Path) -> pd.Timestamp:
     return pd.Timestamp(last).normalize() + pd.Timedelta(days=1)
 
 
+def _cents_sum(amount: pl.Expr) -> pl.Expr:
+    """A sum of dollar amounts in whole cents: exact whatever order the group-by adds the rows in (a float sum's last
+    digits follow that order, and a GBM split on them made two runs differ)."""
+    return (amount * 100).round().cast(pl.Int64).sum() / 100
+
+
 def weekly(interim: Path, anchor: pd.Timestamp) -> pl.DataFrame:
     """Payments (amount > 0) and refunds / errors per (client_id, week); week = whole weeks before `anchor`
     (week 0 = [anchor - 7 d, anchor)). One lazy group-by over the transaction columns it needs."""
@@ -80,7 +86,7 @@ def weekly(interim: Path, anchor: pd.Timestamp) -> pl.DataFrame:
     return (tx.with_columns(week)
             .group_by("client_id", "week")
             .agg(n_payments=pay.sum().cast(pl.Float64),
-                 amount=pl.col("amount").filter(pay).sum(),
+                 amount=_cents_sum(pl.col("amount").filter(pay)),
                  n_merchants=pl.col("merchant_id").filter(pay).n_unique().cast(pl.Float64),
                  n_mccs=pl.col("mcc").filter(pay).n_unique().cast(pl.Float64),
                  n_online=(pay & pl.col("is_online")).sum().cast(pl.Float64),
