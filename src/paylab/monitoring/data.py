@@ -60,7 +60,8 @@ def load_history(features_path: Path, columns: Sequence[str], oracle_path: Path 
                          year=pl.col("timestamp").dt.year()).drop("label")
     if oracle_path is not None and Path(oracle_path).exists() and "scenario" in pl.read_parquet_schema(oracle_path):
         lf = lf.join(pl.scan_parquet(oracle_path).select("transaction_id", oracle_scenario=pl.col("scenario")
-                                                         .cast(pl.String)), on="transaction_id", how="left")
+                                                         .cast(pl.String)), on="transaction_id", how="left",
+                     maintain_order="left")  # the file's order: the per-year means add up the same way every run
     return lf.drop("transaction_id").collect().to_pandas()
 
 
