@@ -198,6 +198,22 @@ def test_ecod_with_a_constant_column_still_ranks_and_top_share_breaks_ties():
     assert ae.top_share_mask(np.arange(100.0), 0.05).nonzero()[0].tolist() == [95, 96, 97, 98, 99]
 
 
+def test_hbos_kernel_is_cached_on_disk_also_after_unpickling():
+    """PyOD's HBOS compiles its numba kernel once per environment (the cache), not in every process that scores."""
+    import cloudpickle
+    from numba.core.caching import NullCache
+    from pyod.models import hbos
+
+    kernel = hbos._calculate_outlier_scores
+    model = ad.build("hbos", {"n_bins": 10}, 0)
+    assert not isinstance(kernel._cache, NullCache)
+    kernel._cache = NullCache()  # as in a fresh process
+    X = np.random.default_rng(0).normal(size=(200, 3))
+    restored = cloudpickle.loads(cloudpickle.dumps(model.fit(X)))
+    assert not isinstance(kernel._cache, NullCache)
+    assert np.array_equal(restored.anomaly(X), model.anomaly(X))
+
+
 @pytest.mark.parametrize("name", ["hbos", "isolation_forest", "ecod"])
 def test_one_feature_dict_scores_as_its_frame_row(planted, name):
     """The online path (a feature dict, no frame) gives each row's frame percentile; None is a missing value."""

@@ -14,12 +14,15 @@ the glue: a shared preprocessing, the orientation of the scores, and the percent
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
+
+log = logging.getLogger(__name__)
 
 DETECTORS = ("isolation_forest", "lof", "ocsvm", "ecod", "hbos", "autoencoder")
 
@@ -105,12 +108,30 @@ class Autoencoder:
         return np.mean((recon - X) ** 2, axis=1)
 
 
+def _cache_jit(model) -> None:
+    """PyOD's HBOS scores with a numba kernel compiled on its first call in each process (3-8 s); numba's on-disk
+    cache (`enable_caching`, beside the library or in NUMBA_CACHE_DIR) makes that once per environment."""
+    if type(model).__module__ != "pyod.models.hbos":
+        return
+    from pyod.models import hbos
+
+    try:
+        hbos._calculate_outlier_scores.enable_caching()
+    except RuntimeError as err:  # no writable cache location: compile in memory as before
+        log.info("HBOS: numba cache unavailable (%s)", err)
+
+
 class _Oriented:
     """A library detector fitted on a matrix, its scores turned "higher = more anomalous": scikit-learn's
     `score_samples` (higher = normal, sign -1) or PyOD's `decision_function` (higher = outlier, sign +1)."""
 
     def __init__(self, model, method: str = "score_samples", sign: float = -1.0):
         self.model, self.method, self.sign = model, method, sign
+        _cache_jit(model)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:  # unpickled in a serving process: the same cache
+        self.__dict__.update(state)
+        _cache_jit(self.model)
 
     def fit(self, X: np.ndarray) -> _Oriented:
         self.model.fit(X)
